@@ -1,0 +1,28 @@
+//! xdpnet: a kernel-bypass network dataplane.
+//!
+//! Per-core workers poll AF_XDP rings; each runs its own shard of a userspace
+//! TCP/IP stack modelled on gVisor's netstack. The crate is layered top-down:
+//!
+//! * [`stack`] — the `Stack` of one shard: NICs, addresses, the FIB, the
+//!   neighbor cache, drop accounting. It is the network dispatcher links
+//!   deliver to.
+//! * [`network`] — IPv4, IPv6, ARP, ICMP, fragmentation and forwarding.
+//! * [`transport`] — the flow-hash partitioned demultiplexer and endpoints.
+//! * [`gso`] — software segmentation of large sends into MSS-sized frames.
+//! * [`link`] — the `LinkEndpoint` contract and its implementations.
+//! * [`wire`] — zero-copy packet views and `Repr` values.
+//! * [`buffer`], [`time`] — frames with headroom; the injected clock.
+//! * [`worker`] — the per-core runtime and the flow hash.
+//!
+//! Everything from `wire` to `transport` is sans-I/O: no syscalls, no clock.
+#![deny(unsafe_code)]
+
+pub mod buffer;
+pub mod gso;
+pub mod link;
+pub mod network;
+pub mod stack;
+pub mod time;
+pub mod transport;
+pub mod wire;
+pub mod worker;

@@ -1,0 +1,5 @@
+//! The `xdpnet` command line.
+
+fn main() {
+    println!("xdpnet {}", env!("CARGO_PKG_VERSION"));
+}

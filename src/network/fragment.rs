@@ -1,0 +1,1 @@
+//! IP fragmentation and reassembly.

@@ -1,0 +1,1 @@
+//! Token-bucket rate limit for ICMP errors.

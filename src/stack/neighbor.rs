@@ -1,0 +1,1 @@
+//! Neighbor cache (ARP / NDP, RFC 4861 states).

@@ -1,0 +1,1 @@
+//! Forwarding information base (longest-prefix match).

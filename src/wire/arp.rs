@@ -1,0 +1,1 @@
+//! ARP for Ethernet/IPv4 (RFC 826).

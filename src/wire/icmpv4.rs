@@ -1,0 +1,1 @@
+//! ICMP for IPv4 (RFC 792, RFC 1191, RFC 1812 4.3).

@@ -1,0 +1,1 @@
+//! IPv6 and its extension headers (RFC 8200).

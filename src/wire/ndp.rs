@@ -1,0 +1,1 @@
+//! Neighbor Discovery messages and options (RFC 4861).
