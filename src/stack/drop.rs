@@ -37,6 +37,9 @@ drop_reasons! {
     /// The destination MAC is neither ours, broadcast, a joined multicast
     /// group, nor accepted by promiscuous mode.
     NotOurMac => "not_our_mac",
+    /// A VLAN-tagged frame for a VLAN this NIC is not on (only untagged and
+    /// priority-tagged, VID 0, frames are accepted).
+    WrongVlan => "wrong_vlan",
     /// An EtherType no network protocol handles.
     UnknownEthertype => "unknown_ethertype",
     /// The NIC is disabled.
@@ -99,6 +102,11 @@ drop_reasons! {
     Icmpv6BadChecksum => "icmpv6_bad_checksum",
     /// An NDP message failing RFC 4861 validation (hop limit != 255, ...).
     NdpInvalid => "ndp_invalid",
+    /// An ICMP message type the stack does not act on (RFC 1122 3.2.2:
+    /// silently discarded), or an echo request to a broadcast address.
+    IcmpUnhandled => "icmp_unhandled",
+    /// A neighbor solicitation or ARP request for an address that is not ours.
+    NdpTargetNotOurs => "ndp_target_not_ours",
     /// An ICMP error we would send was suppressed by the rate limit.
     IcmpRateLimited => "icmp_rate_limited",
     /// A UDP header that is truncated or whose length lies.
@@ -113,6 +121,8 @@ drop_reasons! {
     NoListener => "no_listener",
     /// A transport protocol the stack does not handle locally.
     UnknownProtocol => "unknown_protocol",
+    /// A packet addressed to a multicast group we have not joined.
+    MulticastNotJoined => "multicast_not_joined",
     /// An endpoint's receive queue is full.
     EndpointQueueFull => "endpoint_queue_full",
     /// A packet we were asked to send could not be built (too large, no

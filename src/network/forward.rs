@@ -1,0 +1,144 @@
+//! Forwarding (RFC 1812 5.2–5.3 for IPv4, RFC 8200 / RFC 4443 for IPv6).
+//!
+//! The per-packet path of the router: check the TTL / hop limit, refuse what
+//! must not be forwarded, look the destination up in the FIB, check the
+//! egress MTU, decrement the TTL with an incremental checksum update (RFC
+//! 1624) and hand the packet — still in the buffer it arrived in — to the
+//! output path, which rewrites the Ethernet header in place and queues it on
+//! the egress NIC's batch. No allocation and no copy on this path; ICMP
+//! errors (time exceeded, unreachable, fragmentation needed / packet too
+//! big) are the slow path.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::buffer::PacketBuffer;
+use crate::stack::address::is_link_local_v6;
+use crate::stack::route::NextHop;
+use crate::stack::{DropReason, Stack};
+use crate::time::Instant;
+use crate::wire::icmpv4::{Icmpv4DstUnreachable, Icmpv4TimeExceeded};
+use crate::wire::icmpv6::{Icmpv6DstUnreachable, Icmpv6TimeExceeded};
+use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::ipv6::Ipv6Packet;
+
+/// Whether `a` is in 169.254.0.0/16, which routers must not forward
+/// (RFC 3927 2.7).
+#[inline]
+fn is_link_local_v4(a: Ipv4Addr) -> bool {
+    a.octets()[0] == 169 && a.octets()[1] == 254
+}
+
+impl Stack {
+    /// Forward an IPv4 packet received on NIC `i` (validated by
+    /// `process_ipv4`; the buffer starts at the IP header).
+    pub(crate) fn forward_ipv4(&mut self, i: usize, mut pkt: PacketBuffer, now: Instant) {
+        let view = Ipv4Packet::new_unchecked(pkt.as_slice());
+        let (src, dst, ttl) = (view.src_addr(), view.dst_addr(), view.hop_limit());
+        let (dont_frag, total_len) = (view.dont_frag(), usize::from(view.total_len()));
+        // RFC 3927 2.7: link-local packets stay on their link.
+        if is_link_local_v4(src) || is_link_local_v4(dst) || src.is_unspecified() {
+            return self.drop_packet(DropReason::NotForwardable);
+        }
+        // RFC 1812 5.3.1: a packet whose TTL would reach zero is discarded
+        // with ICMP time exceeded (code 0).
+        if ttl <= 1 {
+            self.drop_packet(DropReason::TtlExceeded);
+            return self.send_icmpv4_time_exceeded_for(&pkt, Icmpv4TimeExceeded::TtlExpired, now);
+        }
+        let (e, next_hop) = match self.fib.lookup_v4(dst).map(|r| r.next_hop) {
+            Some(NextHop::Connected { nic }) => (nic.0 as usize, IpAddr::V4(dst)),
+            Some(NextHop::Gateway { nic, gateway }) => (nic.0 as usize, gateway),
+            Some(NextHop::Blackhole) => return self.drop_packet(DropReason::BlackholeRoute),
+            Some(NextHop::Unreachable) => {
+                self.drop_packet(DropReason::UnreachableRoute);
+                return self.send_icmpv4_dst_unreachable(i, &pkt, Icmpv4DstUnreachable::HostUnreachable, 0, now);
+            }
+            None => {
+                // RFC 1812 5.2.7.1: no route → destination unreachable, net.
+                self.drop_packet(DropReason::NoRoute);
+                return self.send_icmpv4_dst_unreachable(i, &pkt, Icmpv4DstUnreachable::NetUnreachable, 0, now);
+            }
+        };
+        let Some(egress) = self.nics.get(e) else {
+            return self.drop_packet(DropReason::NoRoute);
+        };
+        // A directed broadcast for the egress subnet is not forwarded by
+        // default (RFC 2644).
+        if egress.addrs.is_subnet_broadcast_v4(dst) {
+            return self.drop_packet(DropReason::NotForwardable);
+        }
+        let mtu = egress.mtu;
+        if total_len > mtu && dont_frag {
+            // RFC 1191 4 / RFC 1812 5.2.7.1: fragmentation needed and DF set,
+            // with the next-hop MTU.
+            self.drop_packet(DropReason::MtuExceeded);
+            let mtu16 = u16::try_from(mtu).unwrap_or(u16::MAX);
+            return self.send_icmpv4_dst_unreachable(i, &pkt, Icmpv4DstUnreachable::FragRequired, mtu16, now);
+        }
+        Ipv4Packet::new_unchecked(pkt.as_mut_slice()).decrement_hop_limit();
+        self.stats.ip_forwarded += 1;
+        // Larger packets without DF are fragmented by output_ip.
+        self.output_ip(e, next_hop, pkt, now);
+    }
+
+    /// Forward an IPv6 packet received on NIC `i`.
+    pub(crate) fn forward_ipv6(&mut self, i: usize, mut pkt: PacketBuffer, now: Instant) {
+        let view = Ipv6Packet::new_unchecked(pkt.as_slice());
+        let (src, dst, hop_limit) = (view.src_addr(), view.dst_addr(), view.hop_limit());
+        // RFC 4291 2.5.6: link-local source or destination never leaves the link;
+        // the unspecified source must not be forwarded (RFC 4291 2.5.2).
+        if is_link_local_v6(&src) || is_link_local_v6(&dst) || src.is_unspecified() {
+            return self.drop_packet(DropReason::NotForwardable);
+        }
+        // RFC 8200 3 / RFC 4443 3.3: hop limit exhausted → time exceeded.
+        if hop_limit <= 1 {
+            self.drop_packet(DropReason::TtlExceeded);
+            return self.send_icmpv6_error(
+                i,
+                &pkt,
+                crate::network::icmp::Icmpv6Error::TimeExceeded(Icmpv6TimeExceeded::HopLimitExceeded),
+                now,
+            );
+        }
+        let (e, next_hop) = match self.fib.lookup_v6(dst).map(|r| r.next_hop) {
+            Some(NextHop::Connected { nic }) => (nic.0 as usize, IpAddr::V6(dst)),
+            Some(NextHop::Gateway { nic, gateway }) => (nic.0 as usize, gateway),
+            Some(NextHop::Blackhole) => return self.drop_packet(DropReason::BlackholeRoute),
+            Some(NextHop::Unreachable) => {
+                self.drop_packet(DropReason::UnreachableRoute);
+                return self.send_icmpv6_error(
+                    i,
+                    &pkt,
+                    crate::network::icmp::Icmpv6Error::DstUnreachable(Icmpv6DstUnreachable::AddrUnreachable),
+                    now,
+                );
+            }
+            None => {
+                self.drop_packet(DropReason::NoRoute);
+                return self.send_icmpv6_error(
+                    i,
+                    &pkt,
+                    crate::network::icmp::Icmpv6Error::DstUnreachable(Icmpv6DstUnreachable::NoRoute),
+                    now,
+                );
+            }
+        };
+        let Some(egress) = self.nics.get(e) else {
+            return self.drop_packet(DropReason::NoRoute);
+        };
+        let mtu = egress.mtu;
+        if pkt.len() > mtu {
+            // RFC 8200 5: routers never fragment; RFC 4443 3.2 packet too big.
+            self.drop_packet(DropReason::MtuExceeded);
+            return self.send_icmpv6_error(
+                i,
+                &pkt,
+                crate::network::icmp::Icmpv6Error::PacketTooBig(mtu as u32),
+                now,
+            );
+        }
+        Ipv6Packet::new_unchecked(pkt.as_mut_slice()).decrement_hop_limit();
+        self.stats.ip_forwarded += 1;
+        self.output_ip(e, next_hop, pkt, now);
+    }
+}

@@ -1,0 +1,461 @@
+//! The output path shared by locally originated and forwarded packets:
+//! route selection, IP header, MTU handling (software GSO or fragmentation),
+//! neighbor resolution, and hand-off to [`Stack::dispatch_ethernet`].
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::buffer::{PacketBuffer, DEFAULT_HEADROOM};
+use crate::link::Capabilities;
+use crate::network::fragment::plan_fragments;
+use crate::stack::neighbor::NeighborCache;
+use crate::stack::route::NextHop;
+use crate::stack::{DropReason, Stack, StackEvent};
+use crate::time::Instant;
+use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr};
+use crate::wire::ipv6::{Ipv6Packet, Ipv6Repr};
+use crate::wire::ipv6ext::{Ipv6FragmentHeader, Ipv6FragmentRepr};
+use crate::wire::{EtherType, EthernetAddress, IpProtocol};
+
+/// Where a locally originated packet goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutRoute {
+    /// Egress NIC index (for local destinations: the NIC owning the address).
+    pub nic: usize,
+    /// The next hop: the gateway, or the destination itself when on-link.
+    pub next_hop: IpAddr,
+    /// The source address to use.
+    pub src: IpAddr,
+    /// The destination.
+    pub dst: IpAddr,
+    /// Whether the destination is one of our own addresses (loopback).
+    pub local: bool,
+}
+
+impl Stack {
+    /// Choose egress NIC, next hop and source address for a packet to `dst`.
+    ///
+    /// `src`, when given, must be one of our addresses unless the egress NIC
+    /// allows spoofing. `nic_hint` pins the egress NIC for destinations the
+    /// FIB cannot route (link-local and multicast).
+    pub(crate) fn route_output(
+        &mut self,
+        src: Option<IpAddr>,
+        dst: IpAddr,
+        nic_hint: Option<usize>,
+    ) -> Result<OutRoute, DropReason> {
+        self.refresh_fib();
+        if self.is_local(&dst) {
+            let nic = self.nic_of_local(&dst).unwrap_or(0);
+            return Ok(OutRoute {
+                nic,
+                next_hop: dst,
+                src: src.unwrap_or(dst),
+                dst,
+                local: true,
+            });
+        }
+        let scoped = match dst {
+            IpAddr::V4(d) => d.is_multicast() || d.is_broadcast(),
+            IpAddr::V6(d) => d.is_multicast() || crate::stack::address::is_link_local_v6(&d),
+        };
+        let (nic, next_hop) = match (nic_hint, scoped) {
+            (Some(n), true) if n < self.nics.len() => (n, dst),
+            _ => match self.fib.lookup(dst).map(|r| r.next_hop) {
+                Some(NextHop::Connected { nic }) => (nic.0 as usize, dst),
+                Some(NextHop::Gateway { nic, gateway }) => (nic.0 as usize, gateway),
+                Some(NextHop::Blackhole) => return Err(DropReason::BlackholeRoute),
+                Some(NextHop::Unreachable) => return Err(DropReason::UnreachableRoute),
+                None => return Err(DropReason::NoRoute),
+            },
+        };
+        if nic >= self.nics.len() {
+            return Err(DropReason::NoRoute);
+        }
+        let n = &self.nics[nic];
+        let src = match src {
+            Some(s) => {
+                if !n.spoofing && !self.is_local(&s) {
+                    return Err(DropReason::SendFailed);
+                }
+                s
+            }
+            None => match dst {
+                IpAddr::V4(d) => IpAddr::V4(n.addrs.primary_v4(Some(d)).ok_or(DropReason::SendFailed)?),
+                IpAddr::V6(d) => IpAddr::V6(n.addrs.primary_v6(Some(&d)).ok_or(DropReason::SendFailed)?),
+            },
+        };
+        Ok(OutRoute {
+            nic,
+            next_hop,
+            src,
+            dst,
+            local: false,
+        })
+    }
+
+    /// Headroom a locally built packet needs in front of its transport header.
+    pub(crate) fn l4_headroom(&self) -> usize {
+        DEFAULT_HEADROOM
+    }
+
+    /// Push the IP header onto `pkt` (which holds the transport header and
+    /// payload) and send it along `route`.
+    pub(crate) fn send_ip(
+        &mut self,
+        route: &OutRoute,
+        protocol: IpProtocol,
+        hop_limit: Option<u8>,
+        mut pkt: PacketBuffer,
+        now: Instant,
+    ) {
+        let payload_len = pkt.len();
+        match (route.src, route.dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                let mtu = self.nics.get(route.nic).map_or(usize::MAX, |n| n.mtu);
+                let ident = self.next_ipv4_ident();
+                let repr = Ipv4Repr {
+                    src_addr: src,
+                    dst_addr: dst,
+                    next_header: protocol,
+                    payload_len,
+                    hop_limit: hop_limit.unwrap_or(self.config.default_ttl),
+                    tos: 0,
+                    ident,
+                    // Linux's IP_PMTUDISC_WANT: DF when the packet fits, local
+                    // fragmentation when it does not (RFC 1191 3).
+                    dont_frag: pkt.gso.is_some() || payload_len + 20 <= mtu,
+                    more_frags: false,
+                    frag_offset: 0,
+                };
+                let hdr = pkt.prepend(repr.buffer_len());
+                repr.emit(&mut Ipv4Packet::new_unchecked(hdr));
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                let repr = Ipv6Repr {
+                    src_addr: src,
+                    dst_addr: dst,
+                    next_header: protocol,
+                    payload_len,
+                    hop_limit: hop_limit.unwrap_or(self.config.default_hop_limit),
+                    traffic_class: 0,
+                    flow_label: 0,
+                };
+                let hdr = pkt.prepend(repr.buffer_len());
+                repr.emit(&mut Ipv6Packet::new_unchecked(hdr));
+            }
+            _ => return self.drop_packet(DropReason::SendFailed),
+        }
+        self.stats.ip_originated += 1;
+        if route.local {
+            self.loopback.push_back((route.nic, pkt));
+        } else {
+            self.output_ip(route.nic, route.next_hop, pkt, now);
+        }
+    }
+
+    pub(crate) fn next_ipv4_ident(&mut self) -> u16 {
+        self.ipv4_ident = self.ipv4_ident.wrapping_add(1);
+        self.ipv4_ident
+    }
+
+    /// Send an IP packet (header included) out of NIC `i` towards
+    /// `next_hop`, cutting it to the MTU first: software GSO when it carries
+    /// GSO metadata, else fragmentation (IPv4 without DF; IPv6 at the source).
+    pub(crate) fn output_ip(&mut self, i: usize, next_hop: IpAddr, mut pkt: PacketBuffer, now: Instant) {
+        let mtu = self.nics[i].mtu;
+        if pkt.len() <= mtu {
+            pkt.gso = None;
+            return self.resolve_and_queue(i, next_hop, pkt, now);
+        }
+        if let Some(gso) = pkt.gso.take() {
+            let mut segs = Vec::with_capacity(pkt.len() / usize::from(gso.mss.max(1)) + 1);
+            match crate::gso::segment(pkt, &gso, &mut segs) {
+                Ok(n) => {
+                    self.stats.gso_packets += 1;
+                    self.stats.gso_segments += n as u64;
+                    for s in segs {
+                        self.resolve_and_queue(i, next_hop, s, now);
+                    }
+                }
+                Err(reason) => self.drop_packet(reason),
+            }
+            return;
+        }
+        let frags = match pkt.as_slice().first().map(|b| b >> 4) {
+            Some(4) => self.fragment_ipv4(pkt, mtu),
+            Some(6) => self.fragment_ipv6(pkt, mtu),
+            _ => Err(DropReason::SendFailed),
+        };
+        match frags {
+            Ok(frags) => {
+                self.stats.fragments_created += frags.len() as u64;
+                for f in frags {
+                    self.resolve_and_queue(i, next_hop, f, now);
+                }
+            }
+            Err(reason) => self.drop_packet(reason),
+        }
+    }
+
+    /// Cut an IPv4 packet into fragments that fit `mtu` (RFC 791 3.2). The
+    /// caller has checked DF. Options with the copy flag are repeated in
+    /// every fragment, the others only in the first (RFC 791 3.1).
+    pub(crate) fn fragment_ipv4(
+        &mut self,
+        pkt: PacketBuffer,
+        mtu: usize,
+    ) -> Result<Vec<PacketBuffer>, DropReason> {
+        let view = Ipv4Packet::new_checked(pkt.as_slice()).map_err(|_| DropReason::SendFailed)?;
+        if view.dont_frag() {
+            return Err(DropReason::MtuExceeded);
+        }
+        let hl = usize::from(view.header_len());
+        let header = &pkt.as_slice()[..hl];
+        let payload = view.payload();
+        let base_offset = usize::from(view.frag_offset());
+        let orig_more = view.more_frags();
+        // Options of later fragments: only those with the copy bit set.
+        let mut later_header = header[..20].to_vec();
+        copy_flagged_options(&header[20..], &mut later_header);
+        let mut out = Vec::new();
+        let mut first = true;
+        for plan in plan_fragments(payload.len(), later_header.len().max(hl), mtu) {
+            let h: &[u8] = if first { header } else { &later_header };
+            let mut f = PacketBuffer::new(DEFAULT_HEADROOM, h.len() + plan.len);
+            f.append(h.len()).copy_from_slice(h);
+            f.append(plan.len)
+                .copy_from_slice(&payload[plan.offset..plan.offset + plan.len]);
+            let mut v = Ipv4Packet::new_unchecked(f.as_mut_slice());
+            v.set_header_len(h.len() as u8);
+            v.set_total_len((h.len() + plan.len) as u16);
+            v.set_more_frags(plan.more || orig_more);
+            v.set_frag_offset((base_offset + plan.offset) as u16);
+            v.fill_checksum();
+            out.push(f);
+            first = false;
+        }
+        if out.is_empty() {
+            return Err(DropReason::MtuExceeded);
+        }
+        Ok(out)
+    }
+
+    /// Fragment a locally originated IPv6 packet (RFC 8200 4.5). Only the
+    /// source fragments in IPv6; the unfragmentable part is the fixed header
+    /// (the stack emits no extension headers of its own).
+    pub(crate) fn fragment_ipv6(
+        &mut self,
+        pkt: PacketBuffer,
+        mtu: usize,
+    ) -> Result<Vec<PacketBuffer>, DropReason> {
+        let view = Ipv6Packet::new_checked(pkt.as_slice()).map_err(|_| DropReason::SendFailed)?;
+        let header = &pkt.as_slice()[..40];
+        let payload = view.payload();
+        self.ipv6_frag_ident = self.ipv6_frag_ident.wrapping_add(1);
+        let ident = self.ipv6_frag_ident;
+        let next_header = view.next_header();
+        let mut out = Vec::new();
+        for plan in plan_fragments(payload.len(), 48, mtu) {
+            let mut f = PacketBuffer::new(DEFAULT_HEADROOM, 48 + plan.len);
+            f.append(40).copy_from_slice(header);
+            let fh = Ipv6FragmentRepr {
+                next_header,
+                frag_offset: plan.offset as u16,
+                more_frags: plan.more,
+                ident,
+            };
+            fh.emit(&mut Ipv6FragmentHeader::new_unchecked(f.append(8)));
+            f.append(plan.len)
+                .copy_from_slice(&payload[plan.offset..plan.offset + plan.len]);
+            let mut v = Ipv6Packet::new_unchecked(f.as_mut_slice());
+            v.set_next_header(IpProtocol::Ipv6Frag);
+            v.set_payload_len((8 + plan.len) as u16);
+            out.push(f);
+        }
+        if out.is_empty() {
+            return Err(DropReason::MtuExceeded);
+        }
+        Ok(out)
+    }
+
+    /// Find the next hop's MAC and queue the frame, or park the packet in
+    /// the neighbor cache and solicit (RFC 826, RFC 4861 7.2.2).
+    pub(crate) fn resolve_and_queue(&mut self, i: usize, next_hop: IpAddr, pkt: PacketBuffer, now: Instant) {
+        let needs_resolution = self.nics[i].caps.contains(Capabilities::RESOLUTION_REQUIRED);
+        match next_hop {
+            IpAddr::V4(a) => {
+                let mac = if a.is_broadcast() || self.nics[i].addrs.is_subnet_broadcast_v4(a) {
+                    Some(EthernetAddress::BROADCAST)
+                } else if a.is_multicast() {
+                    Some(EthernetAddress::from_ipv4_multicast(&a))
+                } else if !needs_resolution {
+                    Some(EthernetAddress::BROADCAST)
+                } else {
+                    self.nics[i].arp.lookup(a, now)
+                };
+                match mac {
+                    Some(mac) => self.dispatch_ethernet(i, pkt, mac, EtherType::Ipv4),
+                    None => self.park_v4(i, a, pkt, now),
+                }
+            }
+            IpAddr::V6(a) => {
+                let mac = if a.is_multicast() {
+                    Some(EthernetAddress::from_ipv6_multicast(&a))
+                } else if !needs_resolution {
+                    Some(EthernetAddress::BROADCAST)
+                } else {
+                    self.nics[i].ndp.lookup(a, now)
+                };
+                match mac {
+                    Some(mac) => self.dispatch_ethernet(i, pkt, mac, EtherType::Ipv6),
+                    None => self.park_v6(i, a, pkt, now),
+                }
+            }
+        }
+    }
+
+    fn park_v4(&mut self, i: usize, a: Ipv4Addr, pkt: PacketBuffer, now: Instant) {
+        let r = self.nics[i].arp.enqueue(a, pkt, now);
+        self.account_enqueue(r.dropped_oldest.is_some(), r.rejected.is_some());
+        if r.solicit {
+            self.dispatch_arp_request(i, a, None);
+        }
+    }
+
+    fn park_v6(&mut self, i: usize, a: Ipv6Addr, pkt: PacketBuffer, now: Instant) {
+        let r = self.nics[i].ndp.enqueue(a, pkt, now);
+        self.account_enqueue(r.dropped_oldest.is_some(), r.rejected.is_some());
+        if r.solicit {
+            self.dispatch_neighbor_solicitation(i, a, None);
+        }
+    }
+
+    fn account_enqueue(&mut self, dropped_oldest: bool, rejected: bool) {
+        if dropped_oldest {
+            self.drop_packet(DropReason::NeighborQueueFull);
+        }
+        if rejected {
+            self.drop_packet(DropReason::NeighborUnresolved);
+        }
+    }
+
+    /// Transmit packets the neighbor cache released once `mac` was learned.
+    pub(crate) fn release_parked(
+        &mut self,
+        i: usize,
+        addr: IpAddr,
+        mac: EthernetAddress,
+        pkts: Vec<PacketBuffer>,
+    ) {
+        let ethertype = match addr {
+            IpAddr::V4(_) => EtherType::Ipv4,
+            IpAddr::V6(_) => EtherType::Ipv6,
+        };
+        for p in pkts {
+            self.dispatch_ethernet(i, p, mac, ethertype);
+        }
+    }
+
+    /// Run the neighbor caches' timers: retransmit solicitations, probe
+    /// stale entries, fail unresolved ones (RFC 4861 7.3.3).
+    pub(crate) fn process_neighbor_timers(&mut self, now: Instant) {
+        for i in 0..self.nics.len() {
+            let mut actions = Vec::new();
+            if due(&self.nics[i].arp, now) {
+                self.nics[i].arp.poll(now, &mut actions);
+            }
+            for a in actions.drain(..) {
+                match a {
+                    crate::stack::neighbor::NeighborAction::SendSolicitation { target, unicast } => {
+                        self.dispatch_arp_request(i, target, unicast)
+                    }
+                    crate::stack::neighbor::NeighborAction::ResolutionFailed { target: _, dropped } => {
+                        self.resolution_failed(i, dropped, now)
+                    }
+                }
+            }
+            let mut actions = Vec::new();
+            if due(&self.nics[i].ndp, now) {
+                self.nics[i].ndp.poll(now, &mut actions);
+            }
+            for a in actions {
+                match a {
+                    crate::stack::neighbor::NeighborAction::SendSolicitation { target, unicast } => {
+                        self.dispatch_neighbor_solicitation(i, target, unicast)
+                    }
+                    crate::stack::neighbor::NeighborAction::ResolutionFailed { target: _, dropped } => {
+                        self.resolution_failed(i, dropped, now)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Packets whose next hop never answered: count them, and tell the
+    /// sources of forwarded ones (RFC 1812 4.3.3.1 host unreachable, RFC 4443
+    /// 3.1 address unreachable).
+    fn resolution_failed(&mut self, i: usize, dropped: Vec<PacketBuffer>, now: Instant) {
+        for p in dropped {
+            self.drop_packet(DropReason::NeighborUnresolved);
+            self.send_unreachable_for(i, &p, now);
+        }
+    }
+
+    /// Record a learned neighbor as an event for the owner of the stack.
+    pub(crate) fn neighbor_learned(&mut self, i: usize, addr: IpAddr, mac: EthernetAddress) {
+        if self.events.len() < 1024 {
+            self.events.push_back(StackEvent::NeighborResolved {
+                nic: self.nics[i].id,
+                addr,
+                mac,
+            });
+        }
+    }
+}
+
+fn due<A: Copy + Eq + core::hash::Hash + core::fmt::Debug, P>(c: &NeighborCache<A, P>, now: Instant) -> bool {
+    c.poll_at().is_some_and(|t| t <= now)
+}
+
+/// Append the IPv4 options of `options` whose copy flag is set (RFC 791
+/// 3.1, "copied flag") to `out`, padded to a multiple of four octets.
+fn copy_flagged_options(options: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < options.len() {
+        let kind = options[i];
+        match kind {
+            0 => break,
+            1 => i += 1,
+            _ => {
+                let len = usize::from(*options.get(i + 1).unwrap_or(&0));
+                if len < 2 || i + len > options.len() {
+                    break;
+                }
+                if kind & 0x80 != 0 {
+                    out.extend_from_slice(&options[i..i + len]);
+                }
+                i += len;
+            }
+        }
+    }
+    while out.len() % 4 != 0 {
+        out.push(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_flagged_options;
+
+    #[test]
+    fn only_copied_options_repeat() {
+        // Record route (7, not copied), then security (130, copied), then EOL.
+        let opts = [7, 7, 4, 0, 0, 0, 0, 130, 4, 0xaa, 0xbb, 0, 0, 0, 0, 0];
+        let mut out = vec![0u8; 20];
+        copy_flagged_options(&opts, &mut out);
+        assert_eq!(&out[20..], &[130, 4, 0xaa, 0xbb]);
+        let mut out = vec![0u8; 20];
+        copy_flagged_options(&[7, 1], &mut out); // lying length: stop, no panic
+        assert_eq!(out.len(), 20);
+    }
+}
