@@ -1186,3 +1186,832 @@ fn push_bounded<P>(q: &mut VecDeque<P>, pkt: P, limit: usize) -> Option<P> {
     dropped
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    type Cache = NeighborCache<Ipv4Addr, u32>;
+    type Action = NeighborAction<Ipv4Addr, u32>;
+
+    const MAC_A: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xa]);
+    const MAC_B: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xb]);
+    const SOLICITED: AdvertisementFlags = AdvertisementFlags {
+        router: false,
+        solicited: true,
+        override_: false,
+    };
+    const UNSOLICITED: AdvertisementFlags = AdvertisementFlags {
+        router: false,
+        solicited: false,
+        override_: false,
+    };
+    const UNSOLICITED_OVERRIDE: AdvertisementFlags = AdvertisementFlags {
+        router: false,
+        solicited: false,
+        override_: true,
+    };
+
+    fn ip(n: u32) -> Ipv4Addr {
+        Ipv4Addr::from(0xc612_0000 + n) // 198.18.0.0/15 (RFC 2544)
+    }
+
+    fn ms(n: u64) -> Instant {
+        Instant::from_millis(n)
+    }
+
+    fn cache() -> Cache {
+        NeighborCache::new(NeighborConfig::default())
+    }
+
+    fn poll(c: &mut Cache, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        c.poll(now, &mut out);
+        out
+    }
+
+    fn state(c: &Cache, a: Ipv4Addr) -> Option<NeighborState> {
+        c.get(a).map(|i| i.state)
+    }
+
+    fn multicast(a: Ipv4Addr) -> Action {
+        NeighborAction::SendSolicitation {
+            target: a,
+            unicast: None,
+        }
+    }
+
+    fn unicast(a: Ipv4Addr, mac: EthernetAddress) -> Action {
+        NeighborAction::SendSolicitation {
+            target: a,
+            unicast: Some(mac),
+        }
+    }
+
+    /// A REACHABLE entry for `a` with MAC_A, learned at `now`.
+    fn reachable(c: &mut Cache, a: Ipv4Addr, now: Instant) {
+        assert!(matches!(c.enqueue(a, 0, now), Enqueued::Queued { .. }));
+        let r = c.handle_advertisement(a, Some(MAC_A), SOLICITED, now);
+        assert_eq!(r.packets, vec![0]);
+        assert_eq!(state(c, a), Some(NeighborState::Reachable));
+    }
+
+    /// A STALE entry for `a` with MAC_A.
+    fn stale(c: &mut Cache, a: Ipv4Addr, now: Instant) {
+        let r = c.handle_solicitation_source(a, MAC_A, now);
+        assert!(r.is_empty());
+        assert_eq!(state(c, a), Some(NeighborState::Stale));
+    }
+
+    // -- resolution (RFC 4861 7.2.2, 7.2.5) ---------------------------------
+
+    #[test]
+    fn resolution_solicits_once_and_releases_in_order() {
+        let mut c = cache();
+        let a = ip(1);
+        assert_eq!(c.lookup(a, ms(0)), None);
+        assert_eq!(
+            c.enqueue(a, 1, ms(0)),
+            Enqueued::Queued {
+                solicit: true,
+                dropped: None
+            }
+        );
+        for p in [2, 3] {
+            assert_eq!(
+                c.enqueue(a, p, ms(10)),
+                Enqueued::Queued {
+                    solicit: false,
+                    dropped: None
+                }
+            );
+        }
+        assert_eq!(c.stats().solicitations_sent, 1);
+        assert_eq!(c.lookup(a, ms(20)), None);
+        let info = c.get(a).unwrap();
+        assert_eq!(
+            (info.state, info.mac, info.queued),
+            (NeighborState::Incomplete, None, 3)
+        );
+
+        let r = c.handle_advertisement(a, Some(MAC_A), SOLICITED, ms(500));
+        assert_eq!(r.mac, Some(MAC_A));
+        assert_eq!(r.packets, vec![1, 2, 3]);
+        assert_eq!(state(&c, a), Some(NeighborState::Reachable));
+        assert_eq!(c.lookup(a, ms(501)), Some(MAC_A));
+        assert_eq!(c.get(a).unwrap().queued, 0);
+        assert_eq!(c.stats().released, 3);
+        // No retransmission after resolution.
+        assert!(poll(&mut c, ms(1000)).is_empty());
+    }
+
+    #[test]
+    fn arp_reply_resolves_to_reachable() {
+        let mut c = cache();
+        let _ = c.enqueue(ip(1), 7, ms(0));
+        let r = c.handle_advertisement(ip(1), Some(MAC_B), AdvertisementFlags::ARP_REPLY, ms(1));
+        assert_eq!(r.packets, vec![7]);
+        assert_eq!(c.get(ip(1)).unwrap().mac, Some(MAC_B));
+        assert_eq!(state(&c, ip(1)), Some(NeighborState::Reachable));
+    }
+
+    #[test]
+    fn unsolicited_advert_resolves_incomplete_to_stale() {
+        let mut c = cache();
+        let _ = c.enqueue(ip(1), 7, ms(0));
+        let r = c.handle_advertisement(ip(1), Some(MAC_A), UNSOLICITED, ms(1));
+        assert_eq!(r.packets, vec![7]);
+        assert_eq!(state(&c, ip(1)), Some(NeighborState::Stale));
+    }
+
+    #[test]
+    fn advert_without_lladdr_does_not_resolve() {
+        let mut c = cache();
+        let _ = c.enqueue(ip(1), 7, ms(0));
+        let r = c.handle_advertisement(ip(1), None, SOLICITED, ms(1));
+        assert_eq!(
+            r,
+            Released {
+                mac: None,
+                packets: vec![]
+            }
+        );
+        assert_eq!(state(&c, ip(1)), Some(NeighborState::Incomplete));
+        assert_eq!(c.get(ip(1)).unwrap().queued, 1);
+    }
+
+    #[test]
+    fn advert_for_absent_entry_is_discarded() {
+        let mut c = cache();
+        let r = c.handle_advertisement(ip(1), Some(MAC_A), SOLICITED, ms(0));
+        assert!(r.is_empty());
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn multicast_lladdr_is_never_learned() {
+        let mut c = cache();
+        let _ = c.enqueue(ip(1), 7, ms(0));
+        let r = c.handle_advertisement(ip(1), Some(EthernetAddress::BROADCAST), SOLICITED, ms(1));
+        assert!(r.is_empty());
+        let r = c.handle_solicitation_source(ip(2), EthernetAddress::BROADCAST, ms(1));
+        assert!(r.is_empty());
+        assert_eq!(state(&c, ip(1)), Some(NeighborState::Incomplete));
+        assert_eq!(state(&c, ip(2)), None);
+        assert_eq!(c.stats().rejected_lladdr, 2);
+    }
+
+    #[test]
+    fn retransmits_every_second_then_fails_and_holds() {
+        let mut c = cache();
+        let a = ip(1);
+        let _ = c.enqueue(a, 1, ms(0));
+        let _ = c.enqueue(a, 2, ms(100));
+        assert_eq!(c.poll_at(), Some(ms(1000)));
+        assert!(poll(&mut c, ms(999)).is_empty());
+        assert_eq!(poll(&mut c, ms(1000)), vec![multicast(a)]);
+        assert_eq!(c.poll_at(), Some(ms(2000)));
+        assert!(poll(&mut c, ms(1999)).is_empty());
+        assert_eq!(poll(&mut c, ms(2000)), vec![multicast(a)]);
+        assert_eq!(c.stats().solicitations_sent, 3);
+        // RetransTimer after the third solicitation: failure.
+        assert!(poll(&mut c, ms(2999)).is_empty());
+        assert_eq!(
+            poll(&mut c, ms(3000)),
+            vec![NeighborAction::ResolutionFailed {
+                target: a,
+                dropped: vec![1, 2]
+            }]
+        );
+        assert_eq!(state(&c, a), Some(NeighborState::Failed));
+        assert_eq!(c.stats().resolution_failures, 1);
+        assert_eq!(c.stats().solicitations_sent, 3);
+
+        // Within the hold time: dropped at once, no new solicitation.
+        assert_eq!(c.lookup(a, ms(4000)), None);
+        assert_eq!(
+            c.enqueue(a, 3, ms(4000)),
+            Enqueued::Dropped {
+                packet: 3,
+                reason: DropReason::NeighborUnresolved
+            }
+        );
+        assert_eq!(c.stats().unresolved_drops, 3);
+        assert_eq!(c.poll_at(), Some(ms(23_000)));
+        assert!(poll(&mut c, ms(22_999)).is_empty());
+        assert_eq!(state(&c, a), Some(NeighborState::Failed));
+        assert!(poll(&mut c, ms(23_000)).is_empty());
+        assert_eq!(state(&c, a), None);
+        assert_eq!(c.poll_at(), None);
+        // After the purge resolution starts afresh.
+        assert_eq!(
+            c.enqueue(a, 4, ms(23_001)),
+            Enqueued::Queued {
+                solicit: true,
+                dropped: None
+            }
+        );
+    }
+
+    #[test]
+    fn late_answer_during_hold_is_accepted() {
+        let mut c = cache();
+        let _ = c.enqueue(ip(1), 1, ms(0));
+        for t in [1000, 2000, 3000] {
+            let _ = poll(&mut c, ms(t));
+        }
+        assert_eq!(state(&c, ip(1)), Some(NeighborState::Failed));
+        let r = c.handle_advertisement(ip(1), Some(MAC_A), SOLICITED, ms(3500));
+        assert!(r.is_empty());
+        assert_eq!(c.lookup(ip(1), ms(3500)), Some(MAC_A));
+        // The hold timer is gone; only the reachable timer remains.
+        let d = c.poll_at().unwrap();
+        assert!(d >= ms(3500 + 15_000));
+    }
+
+    #[test]
+    fn queue_bound_drops_the_oldest() {
+        let mut c = cache();
+        let a = ip(1);
+        assert_eq!(c.config().queue_limit, 3);
+        for p in 1..=3 {
+            assert!(matches!(
+                c.enqueue(a, p, ms(0)),
+                Enqueued::Queued { dropped: None, .. }
+            ));
+        }
+        assert_eq!(
+            c.enqueue(a, 4, ms(1)),
+            Enqueued::Queued {
+                solicit: false,
+                dropped: Some(1)
+            }
+        );
+        assert_eq!(
+            c.enqueue(a, 5, ms(2)),
+            Enqueued::Queued {
+                solicit: false,
+                dropped: Some(2)
+            }
+        );
+        assert_eq!(c.stats().queue_drops, 2);
+        let r = c.handle_advertisement(a, Some(MAC_A), SOLICITED, ms(3));
+        assert_eq!(r.packets, vec![3, 4, 5]);
+    }
+
+    #[test]
+    fn zero_queue_limit_drops_every_packet_but_still_resolves() {
+        let mut c = Cache::new(NeighborConfig {
+            queue_limit: 0,
+            ..NeighborConfig::default()
+        });
+        assert_eq!(
+            c.enqueue(ip(1), 9, ms(0)),
+            Enqueued::Queued {
+                solicit: true,
+                dropped: Some(9)
+            }
+        );
+        assert_eq!(c.get(ip(1)).unwrap().queued, 0);
+    }
+
+    #[test]
+    fn enqueue_on_resolved_entry_returns_the_mac() {
+        let mut c = cache();
+        stale(&mut c, ip(1), ms(0));
+        assert_eq!(
+            c.enqueue(ip(1), 5, ms(1)),
+            Enqueued::Resolved {
+                packet: 5,
+                mac: MAC_A
+            }
+        );
+        // Like a lookup, use of a STALE entry starts DELAY (7.3.3).
+        assert_eq!(state(&c, ip(1)), Some(NeighborState::Delay));
+    }
+
+    // -- aging and NUD (RFC 4861 7.3) ----------------------------------------
+
+    #[test]
+    fn reachable_ages_to_stale_after_randomised_reachable_time() {
+        let mut seen = std::collections::HashSet::new();
+        for seed in 0..32 {
+            let mut c = Cache::new(NeighborConfig {
+                seed,
+                ..NeighborConfig::default()
+            });
+            let t0 = ms(1000);
+            reachable(&mut c, ip(1), t0);
+            let rt = c.reachable_time();
+            assert!(
+                rt >= Duration::from_secs(15) && rt <= Duration::from_secs(45),
+                "{rt:?}"
+            );
+            assert_eq!(c.poll_at(), Some(t0 + rt));
+            assert_eq!(c.get(ip(1)).unwrap().deadline, Some(t0 + rt));
+            let before = Instant::from_nanos((t0 + rt).total_nanos() - 1);
+            assert!(poll(&mut c, before).is_empty());
+            assert_eq!(state(&c, ip(1)), Some(NeighborState::Reachable));
+            assert!(poll(&mut c, t0 + rt).is_empty());
+            assert_eq!(state(&c, ip(1)), Some(NeighborState::Stale));
+            assert_eq!(c.poll_at(), None, "STALE has no timer");
+            seen.insert(rt);
+        }
+        assert!(seen.len() > 16, "reachable time is not randomised");
+    }
+
+    #[test]
+    fn same_seed_same_reachable_time() {
+        let a = Cache::new(NeighborConfig::default()).reachable_time();
+        let b = Cache::new(NeighborConfig::default()).reachable_time();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn reachable_time_is_redrawn_when_base_changes() {
+        let mut c = cache();
+        c.set_base_reachable_time(Duration::from_secs(2));
+        let rt = c.reachable_time();
+        assert!(rt >= Duration::from_secs(1) && rt <= Duration::from_secs(3));
+        reachable(&mut c, ip(1), ms(0));
+        assert_eq!(c.poll_at(), Some(ms(0) + rt));
+    }
+
+    #[test]
+    fn stale_delay_probe_then_answered_probe_is_reachable() {
+        let mut c = cache();
+        let a = ip(1);
+        stale(&mut c, a, ms(0));
+        assert_eq!(c.lookup(a, ms(100)), Some(MAC_A));
+        assert_eq!(state(&c, a), Some(NeighborState::Delay));
+        assert_eq!(c.poll_at(), Some(ms(5100)));
+        // Further lookups in DELAY do not restart the timer.
+        assert_eq!(c.lookup(a, ms(2000)), Some(MAC_A));
+        assert_eq!(c.poll_at(), Some(ms(5100)));
+        assert!(poll(&mut c, ms(5099)).is_empty());
+        assert_eq!(poll(&mut c, ms(5100)), vec![unicast(a, MAC_A)]);
+        assert_eq!(state(&c, a), Some(NeighborState::Probe));
+        assert_eq!(c.lookup(a, ms(5200)), Some(MAC_A));
+        assert_eq!(c.stats().probes_sent, 1);
+        let r = c.handle_advertisement(a, Some(MAC_A), SOLICITED, ms(5300));
+        assert!(r.is_empty());
+        assert_eq!(state(&c, a), Some(NeighborState::Reachable));
+        assert!(
+            poll(&mut c, ms(6100)).is_empty(),
+            "no probe after the answer"
+        );
+    }
+
+    #[test]
+    fn confirmation_in_delay_avoids_probing() {
+        let mut c = cache();
+        stale(&mut c, ip(1), ms(0));
+        let _ = c.lookup(ip(1), ms(0));
+        assert!(c.confirm_reachable(ip(1), ms(1000)));
+        assert_eq!(state(&c, ip(1)), Some(NeighborState::Reachable));
+        let d = c.poll_at().unwrap();
+        assert_eq!(d, ms(1000) + c.reachable_time());
+        assert!(poll(&mut c, d).is_empty());
+        assert_eq!(state(&c, ip(1)), Some(NeighborState::Stale));
+    }
+
+    #[test]
+    fn confirm_reachable_needs_a_mac() {
+        let mut c = cache();
+        let _ = c.enqueue(ip(1), 1, ms(0));
+        assert!(!c.confirm_reachable(ip(1), ms(1)));
+        assert!(!c.confirm_reachable(ip(2), ms(1)));
+        c.add_static(ip(3), MAC_A).packets.clear();
+        assert!(!c.confirm_reachable(ip(3), ms(1)));
+        assert_eq!(state(&c, ip(1)), Some(NeighborState::Incomplete));
+        assert_eq!(state(&c, ip(3)), Some(NeighborState::Static));
+    }
+
+    #[test]
+    fn unanswered_probes_delete_the_entry() {
+        let mut c = cache();
+        let a = ip(1);
+        stale(&mut c, a, ms(0));
+        let _ = c.lookup(a, ms(0));
+        assert_eq!(poll(&mut c, ms(5000)), vec![unicast(a, MAC_A)]);
+        assert!(poll(&mut c, ms(5999)).is_empty());
+        assert_eq!(poll(&mut c, ms(6000)), vec![unicast(a, MAC_A)]);
+        assert_eq!(poll(&mut c, ms(7000)), vec![unicast(a, MAC_A)]);
+        assert_eq!(state(&c, a), Some(NeighborState::Probe));
+        assert!(poll(&mut c, ms(7999)).is_empty());
+        assert!(poll(&mut c, ms(8000)).is_empty());
+        assert_eq!(state(&c, a), None);
+        assert_eq!(c.stats().probes_sent, 3);
+        assert_eq!(c.stats().probe_failures, 1);
+        assert_eq!(c.lookup(a, ms(8001)), None);
+        assert_eq!(c.poll_at(), None);
+    }
+
+    #[test]
+    fn late_poll_does_one_step_per_timer() {
+        let mut c = cache();
+        let _ = c.enqueue(ip(1), 1, ms(0));
+        // A poll long after the deadline sends one retransmission and
+        // re-arms from now; it does not burst.
+        assert_eq!(poll(&mut c, ms(10_000)), vec![multicast(ip(1))]);
+        assert_eq!(c.poll_at(), Some(ms(11_000)));
+    }
+
+    // -- advertisements on existing entries (RFC 4861 7.2.5) -----------------
+
+    #[test]
+    fn unsolicited_advert_without_override_different_mac() {
+        let mut c = cache();
+        let a = ip(1);
+        reachable(&mut c, a, ms(0));
+        let r = c.handle_advertisement(a, Some(MAC_B), UNSOLICITED, ms(10));
+        assert_eq!(r.mac, Some(MAC_A));
+        let info = c.get(a).unwrap();
+        assert_eq!((info.state, info.mac), (NeighborState::Stale, Some(MAC_A)));
+        assert_eq!(c.poll_at(), None);
+        // In STALE (or any non-REACHABLE state) it is ignored entirely.
+        let _ = c.handle_advertisement(a, Some(MAC_B), SOLICITED, ms(20));
+        let info = c.get(a).unwrap();
+        assert_eq!((info.state, info.mac), (NeighborState::Stale, Some(MAC_A)));
+    }
+
+    #[test]
+    fn advert_with_override_updates_the_mac() {
+        let mut c = cache();
+        let a = ip(1);
+        reachable(&mut c, a, ms(0));
+        let r = c.handle_advertisement(a, Some(MAC_B), UNSOLICITED_OVERRIDE, ms(10));
+        assert_eq!(r.mac, Some(MAC_B));
+        let info = c.get(a).unwrap();
+        assert_eq!((info.state, info.mac), (NeighborState::Stale, Some(MAC_B)));
+        // Solicited + override: updated and REACHABLE.
+        let flags = AdvertisementFlags {
+            router: true,
+            solicited: true,
+            override_: true,
+        };
+        let _ = c.handle_advertisement(a, Some(MAC_A), flags, ms(20));
+        let info = c.get(a).unwrap();
+        assert_eq!(
+            (info.state, info.mac, info.router),
+            (NeighborState::Reachable, Some(MAC_A), true)
+        );
+    }
+
+    #[test]
+    fn unsolicited_advert_same_mac_keeps_state() {
+        let mut c = cache();
+        let a = ip(1);
+        reachable(&mut c, a, ms(0));
+        let d = c.poll_at();
+        let _ = c.handle_advertisement(a, Some(MAC_A), UNSOLICITED, ms(10));
+        assert_eq!(state(&c, a), Some(NeighborState::Reachable));
+        assert_eq!(c.poll_at(), d, "not a confirmation: timer unchanged");
+        stale(&mut c, ip(2), ms(10));
+        let _ = c.handle_advertisement(ip(2), Some(MAC_A), UNSOLICITED_OVERRIDE, ms(10));
+        assert_eq!(state(&c, ip(2)), Some(NeighborState::Stale));
+    }
+
+    #[test]
+    fn solicited_advert_without_lladdr_confirms() {
+        let mut c = cache();
+        stale(&mut c, ip(1), ms(0));
+        let _ = c.handle_advertisement(ip(1), None, SOLICITED, ms(5));
+        let info = c.get(ip(1)).unwrap();
+        assert_eq!(
+            (info.state, info.mac),
+            (NeighborState::Reachable, Some(MAC_A))
+        );
+    }
+
+    // -- solicitation source (RFC 4861 7.2.3) --------------------------------
+
+    #[test]
+    fn solicitation_source_creates_stale() {
+        let mut c = cache();
+        let r = c.handle_solicitation_source(ip(1), MAC_A, ms(0));
+        assert_eq!(r.mac, Some(MAC_A));
+        let info = c.get(ip(1)).unwrap();
+        assert_eq!(
+            (info.state, info.mac, info.router, info.deadline),
+            (NeighborState::Stale, Some(MAC_A), false, None)
+        );
+        assert_eq!(c.stats().entries_created, 1);
+        assert_eq!(c.poll_at(), None);
+    }
+
+    #[test]
+    fn solicitation_source_resolves_incomplete_to_stale() {
+        let mut c = cache();
+        let _ = c.enqueue(ip(1), 1, ms(0));
+        let _ = c.enqueue(ip(1), 2, ms(0));
+        let r = c.handle_solicitation_source(ip(1), MAC_B, ms(10));
+        assert_eq!(r.mac, Some(MAC_B));
+        assert_eq!(r.packets, vec![1, 2]);
+        assert_eq!(state(&c, ip(1)), Some(NeighborState::Stale));
+        assert_eq!(c.poll_at(), None, "retransmission timer cancelled");
+    }
+
+    #[test]
+    fn solicitation_source_same_mac_keeps_state_new_mac_goes_stale() {
+        let mut c = cache();
+        reachable(&mut c, ip(1), ms(0));
+        let _ = c.handle_solicitation_source(ip(1), MAC_A, ms(1));
+        assert_eq!(state(&c, ip(1)), Some(NeighborState::Reachable));
+        let _ = c.handle_solicitation_source(ip(1), MAC_B, ms(2));
+        let info = c.get(ip(1)).unwrap();
+        assert_eq!((info.state, info.mac), (NeighborState::Stale, Some(MAC_B)));
+    }
+
+    // -- static entries ------------------------------------------------------
+
+    #[test]
+    fn static_never_ages_probes_or_learns() {
+        let mut c = cache();
+        let a = ip(1);
+        assert!(c.add_static(a, MAC_A).is_empty());
+        assert_eq!(c.poll_at(), None);
+        assert_eq!(c.lookup(a, ms(0)), Some(MAC_A));
+        let _ = c.handle_advertisement(a, Some(MAC_B), UNSOLICITED_OVERRIDE, ms(1));
+        let _ = c.handle_solicitation_source(a, MAC_B, ms(2));
+        for t in [10_000, 100_000, 10_000_000] {
+            assert!(poll(&mut c, ms(t)).is_empty());
+            assert_eq!(c.lookup(a, ms(t)), Some(MAC_A));
+        }
+        let info = c.get(a).unwrap();
+        assert_eq!((info.state, info.mac), (NeighborState::Static, Some(MAC_A)));
+        assert_eq!(c.stats().probes_sent, 0);
+        assert_eq!(info.state.to_string(), "PERMANENT");
+    }
+
+    #[test]
+    fn add_static_over_incomplete_releases_queue() {
+        let mut c = cache();
+        let _ = c.enqueue(ip(1), 1, ms(0));
+        let r = c.add_static(ip(1), MAC_B);
+        assert_eq!(r.packets, vec![1]);
+        assert_eq!(r.mac, Some(MAC_B));
+        assert_eq!(c.poll_at(), None);
+        assert!(poll(&mut c, ms(5000)).is_empty());
+    }
+
+    #[test]
+    fn remove_and_clear_return_queued_packets() {
+        let mut c = cache();
+        let _ = c.enqueue(ip(1), 1, ms(0));
+        let _ = c.enqueue(ip(1), 2, ms(0));
+        let _ = c.enqueue(ip(2), 3, ms(0));
+        c.add_static(ip(3), MAC_A).packets.clear();
+        assert_eq!(c.remove(ip(1)), vec![1, 2]);
+        assert_eq!(c.remove(ip(1)), Vec::<u32>::new());
+        assert_eq!(c.clear(), vec![3]);
+        assert!(c.is_empty());
+        assert_eq!(c.poll_at(), None);
+        assert!(poll(&mut c, ms(100_000)).is_empty());
+    }
+
+    // -- table bound -----------------------------------------------------------
+
+    #[test]
+    fn eviction_prefers_failed_then_stale_never_static_or_busy() {
+        let mut c = Cache::new(NeighborConfig {
+            max_entries: 3,
+            ..NeighborConfig::default()
+        });
+        c.add_static(ip(100), MAC_A).packets.clear();
+        stale(&mut c, ip(1), ms(0));
+        reachable(&mut c, ip(2), ms(0));
+        let _ = c.enqueue(ip(3), 3, ms(0));
+        // Full: the STALE entry goes.
+        assert!(matches!(
+            c.enqueue(ip(4), 4, ms(0)),
+            Enqueued::Queued { solicit: true, .. }
+        ));
+        assert_eq!(state(&c, ip(1)), None);
+        assert_eq!(c.stats().evictions, 1);
+        // Full of busy entries: refused.
+        assert_eq!(
+            c.enqueue(ip(5), 5, ms(0)),
+            Enqueued::Dropped {
+                packet: 5,
+                reason: DropReason::NeighborUnresolved
+            }
+        );
+        assert!(c.handle_solicitation_source(ip(6), MAC_A, ms(0)).is_empty());
+        assert_eq!(state(&c, ip(6)), None);
+        assert_eq!(c.stats().table_full, 2);
+        // ip(3) and ip(4) fail at 3 s: FAILED entries are evicted first,
+        // oldest first, ahead of a STALE one.
+        for t in [1000, 2000, 3000] {
+            let _ = poll(&mut c, ms(t));
+        }
+        assert_eq!(state(&c, ip(3)), Some(NeighborState::Failed));
+        let _ = c.handle_advertisement(ip(2), Some(MAC_B), UNSOLICITED, ms(3000));
+        assert_eq!(state(&c, ip(2)), Some(NeighborState::Stale));
+        let _ = c.enqueue(ip(7), 7, ms(3001));
+        assert_eq!(state(&c, ip(3)), None);
+        assert_eq!(state(&c, ip(4)), Some(NeighborState::Failed));
+        assert_eq!(state(&c, ip(2)), Some(NeighborState::Stale));
+        assert_eq!(state(&c, ip(100)), Some(NeighborState::Static));
+        assert_eq!(c.stats().evictions, 2);
+    }
+
+    #[test]
+    fn table_stays_bounded_under_an_address_scan() {
+        const MAX: usize = 256;
+        const N: u32 = 100_000;
+        let mut c = Cache::new(NeighborConfig {
+            max_entries: MAX,
+            ..NeighborConfig::default()
+        });
+        c.add_static(ip(N + 1), MAC_A).packets.clear();
+        let (mut queued, mut dropped, mut failed) = (0u64, 0u64, 0u64);
+        let mut out = Vec::new();
+        // 10 new addresses per millisecond, plus a few learned neighbors.
+        for i in 0..N {
+            let now = Instant::from_micros(u64::from(i) * 100);
+            match c.enqueue(ip(i), i, now) {
+                Enqueued::Queued { dropped: None, .. } => queued += 1,
+                Enqueued::Queued {
+                    dropped: Some(_), ..
+                } => unreachable!("distinct"),
+                Enqueued::Dropped { .. } => dropped += 1,
+                Enqueued::Resolved { .. } => unreachable!("never learned"),
+            }
+            if i % 97 == 0 {
+                let _ = c.handle_solicitation_source(ip(N + i), MAC_B, now);
+            }
+            c.poll(now, &mut out);
+            for a in out.drain(..) {
+                if let NeighborAction::ResolutionFailed { dropped, .. } = a {
+                    failed += dropped.len() as u64;
+                }
+            }
+            assert!(c.len() <= MAX + 1, "{} entries", c.len());
+        }
+        let still: u64 = c.entries().map(|e| e.queued as u64).sum();
+        assert_eq!(queued, failed + still, "every queued packet accounted for");
+        assert_eq!(queued + dropped, u64::from(N));
+        let s = *c.stats();
+        // Busy (INCOMPLETE) entries are never evicted: the scan gets a fresh
+        // batch of MAX slots each time the previous batch fails (3 s), by
+        // evicting the FAILED entries; the rest of the scan is refused.
+        assert!(s.evictions >= 3 * MAX as u64, "{s:?}");
+        assert_eq!(s.entries_created, MAX as u64 + s.evictions, "{s:?}");
+        assert!(s.table_full > 0, "{s:?}");
+        assert_eq!(s.unresolved_drops, dropped + failed);
+        assert_eq!(state(&c, ip(N + 1)), Some(NeighborState::Static));
+        // Internal queues stay bounded too.
+        assert!(c.core.evict_failed.len() <= 2 * MAX + 32);
+        assert!(c.core.evict_stale.len() <= 2 * MAX + 32);
+        assert!(c.core.timers.len() <= MAX);
+    }
+
+    #[test]
+    fn works_for_ndp_addresses() {
+        let mut c: NeighborCache<Ipv6Addr, &'static str> =
+            NeighborCache::new(NeighborConfig::default());
+        let a: Ipv6Addr = "2001:2::1".parse().unwrap();
+        let _ = c.enqueue(a, "p", ms(0));
+        let flags = AdvertisementFlags {
+            router: true,
+            solicited: true,
+            override_: true,
+        };
+        let r = c.handle_advertisement(a, Some(MAC_A), flags, ms(1));
+        assert_eq!(r.packets, vec!["p"]);
+        assert!(c.get(a).unwrap().router);
+        assert_eq!(c.lookup(a, ms(2)), Some(MAC_A));
+    }
+
+    #[test]
+    fn fx_hasher_distinguishes_addresses() {
+        let b = FxBuildHasher { key: 1 };
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..1000u32 {
+            assert!(seen.insert(b.hash_one(ip(i))));
+            let v6 = Ipv6Addr::from(u128::from(i) << 64 | 1);
+            assert!(seen.insert(b.hash_one(v6)));
+        }
+    }
+
+    // -- poll_at is exact (property) -------------------------------------------
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Lookup(u8),
+            Enqueue(u8),
+            Advert(u8, Option<bool>, bool, bool, bool),
+            SolSource(u8, bool),
+            Confirm(u8),
+            Static(u8),
+            Remove(u8),
+            Advance(u64),
+            SetBase(u64),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let a = 0u8..6;
+            prop_oneof![
+                3 => a.clone().prop_map(Op::Lookup),
+                3 => a.clone().prop_map(Op::Enqueue),
+                3 => (a.clone(), proptest::option::of(any::<bool>()), any::<bool>(), any::<bool>(), any::<bool>())
+                    .prop_map(|(a, m, r, s, o)| Op::Advert(a, m, r, s, o)),
+                2 => (a.clone(), any::<bool>()).prop_map(|(a, m)| Op::SolSource(a, m)),
+                2 => a.clone().prop_map(Op::Confirm),
+                1 => a.clone().prop_map(Op::Static),
+                1 => a.prop_map(Op::Remove),
+                6 => (0u64..8_000).prop_map(Op::Advance),
+                1 => (1u64..60_000).prop_map(Op::SetBase),
+            ]
+        }
+
+        fn snapshot(c: &Cache) -> Vec<(Ipv4Addr, NeighborEntryInfo<Ipv4Addr>)> {
+            let mut v: Vec<_> = c.entries().map(|e| (e.addr, e)).collect();
+            v.sort_by_key(|(a, _)| *a);
+            v
+        }
+
+        /// Poll every due deadline exactly at its time, checking that
+        /// nothing happens a nanosecond earlier and something happens at it.
+        fn run_until(c: &mut Cache, target: Instant) -> Result<(), TestCaseError> {
+            while let Some(at) = c.poll_at() {
+                if at > target {
+                    break;
+                }
+                let min = c.entries().filter_map(|e| e.deadline).min();
+                prop_assert_eq!(min, Some(at), "poll_at is the earliest entry deadline");
+                if at.total_nanos() > 0 {
+                    let before = snapshot(c);
+                    let acts = poll(c, Instant::from_nanos(at.total_nanos() - 1));
+                    prop_assert!(acts.is_empty(), "action before poll_at: {:?}", acts);
+                    prop_assert_eq!(&before, &snapshot(c), "state change before poll_at");
+                }
+                let before = snapshot(c);
+                let acts = poll(c, at);
+                prop_assert!(
+                    !acts.is_empty() || before != snapshot(c),
+                    "poll at poll_at made no progress"
+                );
+                prop_assert!(c.poll_at().is_none_or(|n| n > at), "due timer left behind");
+            }
+            let before = snapshot(c);
+            prop_assert!(poll(c, target).is_empty());
+            prop_assert_eq!(before, snapshot(c));
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn poll_at_is_exact(ops in proptest::collection::vec(op(), 1..80), seed in any::<u64>()) {
+                let mut c = Cache::new(NeighborConfig { seed, max_entries: 4, ..NeighborConfig::default() });
+                let mut now = Instant::ZERO;
+                let mut pkt = 0u32;
+                let macs = [MAC_A, MAC_B];
+                for op in ops {
+                    match op {
+                        Op::Lookup(a) => { let _ = c.lookup(ip(a.into()), now); }
+                        Op::Enqueue(a) => { pkt += 1; let _ = c.enqueue(ip(a.into()), pkt, now); }
+                        Op::Advert(a, m, r, s, o) => {
+                            let flags = AdvertisementFlags { router: r, solicited: s, override_: o };
+                            let r = c.handle_advertisement(ip(a.into()), m.map(|b| macs[usize::from(b)]), flags, now);
+                            prop_assert!(r.packets.is_empty() || r.mac.is_some());
+                        }
+                        Op::SolSource(a, m) => {
+                            let _ = c.handle_solicitation_source(ip(a.into()), macs[usize::from(m)], now);
+                        }
+                        Op::Confirm(a) => { c.confirm_reachable(ip(a.into()), now); }
+                        Op::Static(a) => { let _ = c.add_static(ip(a.into()), MAC_A); }
+                        Op::Remove(a) => { let _ = c.remove(ip(a.into())); }
+                        Op::Advance(d) => {
+                            let target = now + Duration::from_millis(d);
+                            run_until(&mut c, target)?;
+                            now = target;
+                        }
+                        Op::SetBase(b) => c.set_base_reachable_time(Duration::from_millis(b)),
+                    }
+                    // Every armed timer is in the future of the last poll.
+                    prop_assert!(c.poll_at().is_none_or(|t| t >= now));
+                    // Invariants: MAC iff the state carries one; queues only
+                    // while INCOMPLETE; dynamic entries bounded.
+                    for e in c.entries() {
+                        let has_mac = !matches!(e.state, NeighborState::Incomplete | NeighborState::Failed);
+                        prop_assert_eq!(e.mac.is_some(), has_mac, "{:?}", e);
+                        prop_assert!(e.queued == 0 || e.state == NeighborState::Incomplete);
+                        let armed = !matches!(e.state, NeighborState::Stale | NeighborState::Static);
+                        prop_assert_eq!(e.deadline.is_some(), armed, "{:?}", e);
+                    }
+                    let dynamic = c.entries().filter(|e| e.state != NeighborState::Static).count();
+                    prop_assert!(dynamic <= 4);
+                    prop_assert_eq!(c.core.dynamic, dynamic);
+                    prop_assert_eq!(c.core.timers.len(), c.entries().filter(|e| e.deadline.is_some()).count());
+                }
+            }
+        }
+    }
+}
