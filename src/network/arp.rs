@@ -9,7 +9,7 @@
 use std::net::Ipv4Addr;
 
 use crate::buffer::{PacketBuffer, DEFAULT_HEADROOM};
-use crate::stack::neighbor::NeighborFlags;
+use crate::stack::neighbor::AdvertisementFlags;
 use crate::stack::{DropReason, Stack};
 use crate::time::Instant;
 use crate::wire::arp::{ArpOperation, ArpPacket, ArpRepr};
@@ -35,29 +35,26 @@ impl Stack {
         // update its hardware address (merge flag), whether or not the
         // target is us. RFC 5227 probes (sender 0.0.0.0) teach nothing.
         if !sender.is_unspecified() {
-            let known = nic.arp.contains(sender);
+            let known = nic.arp.get(sender).is_some();
             if target_is_ours || known {
                 let flags = match repr.operation {
-                    ArpOperation::Reply => NeighborFlags {
+                    ArpOperation::Reply => AdvertisementFlags {
                         solicited: true,
                         override_: true,
                         router: false,
                     },
-                    _ => NeighborFlags {
+                    _ => AdvertisementFlags {
                         solicited: false,
                         override_: true,
                         router: false,
                     },
                 };
                 let released = if repr.operation == ArpOperation::Reply || known {
-                    self.nics[i].arp.handle_advertisement(sender, sender_mac, flags, now)
+                    self.nics[i].arp.handle_advertisement(sender, Some(sender_mac), flags, now)
                 } else {
                     self.nics[i].arp.handle_solicitation_source(sender, sender_mac, now)
                 };
-                if !released.is_empty() {
-                    self.neighbor_learned(i, sender.into(), sender_mac);
-                }
-                self.release_parked(i, sender.into(), sender_mac, released);
+                self.release_parked(i, sender.into(), released);
             }
         }
         if !target_is_ours {

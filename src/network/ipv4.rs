@@ -13,6 +13,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::buffer::PacketBuffer;
 use crate::link::Capabilities;
+use crate::network::fragment::Fragment;
 use crate::network::L4Info;
 use crate::stack::{DropReason, Stack};
 use crate::time::Instant;
@@ -82,11 +83,17 @@ impl Stack {
             let hl = usize::from(view.header_len());
             let offset = usize::from(view.frag_offset());
             let first = (offset == 0).then(|| &pkt.as_slice()[..hl]);
-            let result = self.reasm_v4.process(key, now, offset, view.more_frags(), view.payload(), first);
+            let frag = Fragment {
+                offset,
+                more_fragments: view.more_frags(),
+                data: view.payload(),
+                first_header: first,
+            };
+            let result = self.reasm_v4.process(key, now, frag);
             match result {
                 Ok(None) => return,
                 Ok(Some(whole)) => {
-                    pkt = whole.packet;
+                    pkt = whole.buffer;
                     // The datagram is whole again: fix length, flags, checksum.
                     let len = pkt.len();
                     let Ok(mut v) = Ipv4Packet::new_checked(pkt.as_mut_slice()) else {

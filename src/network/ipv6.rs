@@ -13,6 +13,7 @@
 use std::net::IpAddr;
 
 use crate::buffer::PacketBuffer;
+use crate::network::fragment::Fragment;
 use crate::network::L4Info;
 use crate::stack::address::{AddressState, ALL_NODES_V6, ALL_ROUTERS_V6};
 use crate::stack::{DropReason, Stack};
@@ -109,10 +110,16 @@ impl Stack {
                 let key = (src, dst, frag.ident);
                 let first = (offset == 0).then(|| &pkt.as_slice()[..unfrag_len]);
                 let data = pkt.as_slice().get(data_at..).unwrap_or(&[]);
-                match self.reasm_v6.process(key, now, offset, frag.more_frags, data, first) {
+                let fragment = Fragment {
+                    offset,
+                    more_fragments: frag.more_frags,
+                    data,
+                    first_header: first,
+                };
+                match self.reasm_v6.process(key, now, fragment) {
                     Ok(None) => return,
                     Ok(Some(whole)) => {
-                        pkt = whole.packet;
+                        pkt = whole.buffer;
                         // Splice out the fragment header: the unfragmentable
                         // part's last next-header field now names what the
                         // fragment header did (RFC 8200 4.5 reassembly).

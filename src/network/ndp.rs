@@ -19,7 +19,7 @@
 use std::net::{IpAddr, Ipv6Addr};
 
 use crate::stack::address::{solicited_node, AddressState, ALL_NODES_V6};
-use crate::stack::neighbor::NeighborFlags;
+use crate::stack::neighbor::AdvertisementFlags;
 use crate::stack::{DropReason, Stack, StackEvent};
 use crate::time::Instant;
 use crate::wire::icmpv6::Icmpv6Repr;
@@ -58,7 +58,7 @@ impl Stack {
                 // updates the router's entry as STALE.
                 if let Some(mac) = lladdr {
                     let released = self.nics[i].ndp.handle_solicitation_source(src, mac, now);
-                    self.release_parked(i, IpAddr::V6(src), mac, released);
+                    self.release_parked(i, IpAddr::V6(src), released);
                 }
             }
             // RFC 4861 6.2.6: hosts discard router solicitations; redirects
@@ -105,7 +105,7 @@ impl Stack {
                 // RFC 4861 7.2.3: learn the solicitor's link-layer address.
                 if let Some(mac) = lladdr {
                     let released = self.nics[i].ndp.handle_solicitation_source(src, mac, now);
-                    self.release_parked(i, IpAddr::V6(src), mac, released);
+                    self.release_parked(i, IpAddr::V6(src), released);
                 }
                 self.dispatch_neighbor_advert(i, target, src, true, now);
             }
@@ -134,30 +134,15 @@ impl Stack {
             // An advertisement for an address we own teaches nothing.
             return;
         }
-        let Some(mac) = lladdr else {
-            // Without a target link-layer option only an existing entry's
-            // state may change (RFC 4861 7.2.5); we need the MAC to act.
-            if let Some(mac) = self.nics[i].ndp.mac_of(target) {
-                let f = NeighborFlags {
-                    solicited: flags.solicited(),
-                    override_: false,
-                    router: flags.router(),
-                };
-                let released = self.nics[i].ndp.handle_advertisement(target, mac, f, now);
-                self.release_parked(i, IpAddr::V6(target), mac, released);
-            }
-            return;
-        };
-        let f = NeighborFlags {
+        // RFC 4861 7.2.5: without a target link-layer option only an
+        // existing entry's state may change; the cache handles both cases.
+        let f = AdvertisementFlags {
             solicited: flags.solicited(),
             override_: flags.override_(),
             router: flags.router(),
         };
-        let released = self.nics[i].ndp.handle_advertisement(target, mac, f, now);
-        if !released.is_empty() || flags.solicited() {
-            self.neighbor_learned(i, IpAddr::V6(target), mac);
-        }
-        self.release_parked(i, IpAddr::V6(target), mac, released);
+        let released = self.nics[i].ndp.handle_advertisement(target, lladdr, f, now);
+        self.release_parked(i, IpAddr::V6(target), released);
     }
 
     /// Send a neighbor advertisement for our address `target` to `to`.

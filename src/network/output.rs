@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::buffer::{PacketBuffer, DEFAULT_HEADROOM};
 use crate::link::Capabilities;
 use crate::network::fragment::plan_fragments;
-use crate::stack::neighbor::NeighborCache;
+use crate::stack::neighbor::{Enqueued, NeighborAction, NeighborCache, Released};
 use crate::stack::route::NextHop;
 use crate::stack::{DropReason, Stack, StackEvent};
 use crate::time::Instant;
@@ -315,43 +315,46 @@ impl Stack {
     }
 
     fn park_v4(&mut self, i: usize, a: Ipv4Addr, pkt: PacketBuffer, now: Instant) {
-        let r = self.nics[i].arp.enqueue(a, pkt, now);
-        self.account_enqueue(r.dropped_oldest.is_some(), r.rejected.is_some());
-        if r.solicit {
-            self.dispatch_arp_request(i, a, None);
+        match self.nics[i].arp.enqueue(a, pkt, now) {
+            Enqueued::Queued { solicit, dropped } => {
+                if dropped.is_some() {
+                    self.drop_packet(DropReason::NeighborQueueFull);
+                }
+                if solicit {
+                    self.dispatch_arp_request(i, a, None);
+                }
+            }
+            Enqueued::Resolved { packet, mac } => self.dispatch_ethernet(i, packet, mac, EtherType::Ipv4),
+            Enqueued::Dropped { reason, .. } => self.drop_packet(reason),
         }
     }
 
     fn park_v6(&mut self, i: usize, a: Ipv6Addr, pkt: PacketBuffer, now: Instant) {
-        let r = self.nics[i].ndp.enqueue(a, pkt, now);
-        self.account_enqueue(r.dropped_oldest.is_some(), r.rejected.is_some());
-        if r.solicit {
-            self.dispatch_neighbor_solicitation(i, a, None);
-        }
-    }
-
-    fn account_enqueue(&mut self, dropped_oldest: bool, rejected: bool) {
-        if dropped_oldest {
-            self.drop_packet(DropReason::NeighborQueueFull);
-        }
-        if rejected {
-            self.drop_packet(DropReason::NeighborUnresolved);
+        match self.nics[i].ndp.enqueue(a, pkt, now) {
+            Enqueued::Queued { solicit, dropped } => {
+                if dropped.is_some() {
+                    self.drop_packet(DropReason::NeighborQueueFull);
+                }
+                if solicit {
+                    self.dispatch_neighbor_solicitation(i, a, None);
+                }
+            }
+            Enqueued::Resolved { packet, mac } => self.dispatch_ethernet(i, packet, mac, EtherType::Ipv6),
+            Enqueued::Dropped { reason, .. } => self.drop_packet(reason),
         }
     }
 
     /// Transmit packets the neighbor cache released once `mac` was learned.
-    pub(crate) fn release_parked(
-        &mut self,
-        i: usize,
-        addr: IpAddr,
-        mac: EthernetAddress,
-        pkts: Vec<PacketBuffer>,
-    ) {
+    pub(crate) fn release_parked(&mut self, i: usize, addr: IpAddr, released: Released<PacketBuffer>) {
+        let Some(mac) = released.mac else { return };
+        if !released.packets.is_empty() {
+            self.neighbor_learned(i, addr, mac);
+        }
         let ethertype = match addr {
             IpAddr::V4(_) => EtherType::Ipv4,
             IpAddr::V6(_) => EtherType::Ipv6,
         };
-        for p in pkts {
+        for p in released.packets {
             self.dispatch_ethernet(i, p, mac, ethertype);
         }
     }
@@ -366,10 +369,10 @@ impl Stack {
             }
             for a in actions.drain(..) {
                 match a {
-                    crate::stack::neighbor::NeighborAction::SendSolicitation { target, unicast } => {
+                    NeighborAction::SendSolicitation { target, unicast } => {
                         self.dispatch_arp_request(i, target, unicast)
                     }
-                    crate::stack::neighbor::NeighborAction::ResolutionFailed { target: _, dropped } => {
+                    NeighborAction::ResolutionFailed { target: _, dropped } => {
                         self.resolution_failed(i, dropped, now)
                     }
                 }
@@ -380,10 +383,10 @@ impl Stack {
             }
             for a in actions {
                 match a {
-                    crate::stack::neighbor::NeighborAction::SendSolicitation { target, unicast } => {
+                    NeighborAction::SendSolicitation { target, unicast } => {
                         self.dispatch_neighbor_solicitation(i, target, unicast)
                     }
-                    crate::stack::neighbor::NeighborAction::ResolutionFailed { target: _, dropped } => {
+                    NeighborAction::ResolutionFailed { target: _, dropped } => {
                         self.resolution_failed(i, dropped, now)
                     }
                 }

@@ -97,7 +97,7 @@ impl Default for StackConfig {
         StackConfig {
             default_ttl: 64,
             default_hop_limit: 64,
-            icmp_rate_per_sec: crate::network::rate_limit::DEFAULT_ICMP_RATE,
+            icmp_rate_per_sec: crate::network::rate_limit::DEFAULT_ICMP_RATE_PER_SEC,
             icmp_burst: crate::network::rate_limit::DEFAULT_ICMP_BURST,
             reassembly_v4: ReassemblerConfig::ipv4(),
             reassembly_v6: ReassemblerConfig::ipv6(),
@@ -502,8 +502,16 @@ impl Stack {
     ) -> Result<(), StackError> {
         let nic = self.nic_mut(id)?;
         match addr {
-            IpAddr::V4(a) => nic.arp.add_static(a, mac),
-            IpAddr::V6(a) => nic.ndp.add_static(a, mac),
+            IpAddr::V4(a) => {
+                let released = nic.arp.add_static(a, mac);
+                let i = id.0 as usize;
+                self.release_parked(i, addr, released);
+            }
+            IpAddr::V6(a) => {
+                let released = nic.ndp.add_static(a, mac);
+                let i = id.0 as usize;
+                self.release_parked(i, addr, released);
+            }
         }
         Ok(())
     }
