@@ -30,6 +30,7 @@ use core::ops::{BitOr, BitOrAssign};
 pub mod fault;
 pub mod pcap;
 pub mod pipe;
+pub mod replay;
 
 /// What a link can do for the stack (the seeds' `LinkEndpointCapabilities`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
