@@ -20,8 +20,12 @@ fn bench(c: &mut Criterion) {
     let local: IpAddr = Ipv4Addr::new(198, 18, 0, 1).into();
     let mut d1: Demuxer<u32> = Demuxer::new(0, 1);
     let mut d2: Demuxer<u32> = Demuxer::new(0, 2);
-    d1.register(IpProtocol::Tcp, TransportEndpointId::bound(None, 80), u32::MAX)
-        .unwrap();
+    d1.register(
+        IpProtocol::Tcp,
+        TransportEndpointId::bound(None, 80),
+        u32::MAX,
+    )
+    .unwrap();
     let mut conns = Vec::with_capacity(N);
     while conns.len() < N {
         let remote: IpAddr = Ipv4Addr::from(0xc613_0000 | (rng.gen::<u32>() & 0xffff)).into();
