@@ -45,7 +45,7 @@ impl Stack {
             self.drop_packet(DropReason::TtlExceeded);
             return self.send_icmpv4_time_exceeded_for(&pkt, Icmpv4TimeExceeded::TtlExpired, now);
         }
-        let (e, next_hop) = match self.fib.lookup_v4(dst).map(|r| r.next_hop) {
+        let (e, next_hop) = match self.fib().lookup_v4(dst).map(|r| r.next_hop) {
             Some(NextHop::Connected { nic }) => (nic.0 as usize, IpAddr::V4(dst)),
             Some(NextHop::Gateway { nic, gateway }) => (nic.0 as usize, gateway),
             Some(NextHop::Blackhole) => return self.drop_packet(DropReason::BlackholeRoute),
@@ -100,7 +100,7 @@ impl Stack {
                 now,
             );
         }
-        let (e, next_hop) = match self.fib.lookup_v6(dst).map(|r| r.next_hop) {
+        let (e, next_hop) = match self.fib().lookup_v6(dst).map(|r| r.next_hop) {
             Some(NextHop::Connected { nic }) => (nic.0 as usize, IpAddr::V6(dst)),
             Some(NextHop::Gateway { nic, gateway }) => (nic.0 as usize, gateway),
             Some(NextHop::Blackhole) => return self.drop_packet(DropReason::BlackholeRoute),

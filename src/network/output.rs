@@ -43,7 +43,6 @@ impl Stack {
         dst: IpAddr,
         nic_hint: Option<usize>,
     ) -> Result<OutRoute, DropReason> {
-        self.refresh_fib();
         if self.is_local(&dst) {
             let nic = self.nic_of_local(&dst).unwrap_or(0);
             return Ok(OutRoute {
@@ -60,7 +59,7 @@ impl Stack {
         };
         let (nic, next_hop) = match (nic_hint, scoped) {
             (Some(n), true) if n < self.nics.len() => (n, dst),
-            _ => match self.fib.lookup(dst).map(|r| r.next_hop) {
+            _ => match self.fib().lookup(dst).map(|r| r.next_hop) {
                 Some(NextHop::Connected { nic }) => (nic.0 as usize, dst),
                 Some(NextHop::Gateway { nic, gateway }) => (nic.0 as usize, gateway),
                 Some(NextHop::Blackhole) => return Err(DropReason::BlackholeRoute),

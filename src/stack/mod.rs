@@ -26,7 +26,7 @@ use crate::link::LinkEndpoint;
 use crate::network::fragment::{Reassembler, ReassemblerConfig};
 use crate::network::rate_limit::TokenBucket;
 use crate::time::{Duration, Instant};
-use crate::transport::demux::Demux;
+use crate::transport::demux::Demuxer;
 use crate::transport::packet::PacketEndpoint;
 use crate::transport::raw::RawEndpoint;
 use crate::transport::udp::UdpEndpoint;
@@ -209,15 +209,15 @@ pub(crate) type ReasmKeyV6 = (Ipv6Addr, Ipv6Addr, u32);
 pub struct Stack {
     pub(crate) config: StackConfig,
     pub(crate) nics: Vec<Nic>,
+    /// The route table; it keeps its lookup-optimised FIB up to date on
+    /// every change.
     pub(crate) routes: RouteTable,
-    pub(crate) fib: Fib,
-    pub(crate) fib_dirty: bool,
     pub(crate) drops: DropCounters,
     pub(crate) stats: StackStats,
     pub(crate) reasm_v4: Reassembler<ReasmKeyV4>,
     pub(crate) reasm_v6: Reassembler<ReasmKeyV6>,
     pub(crate) icmp_bucket: TokenBucket,
-    pub(crate) demux: Demux<Handle>,
+    pub(crate) demux: Demuxer<Handle>,
     pub(crate) udp: Slab<UdpEndpoint>,
     pub(crate) raw: Slab<RawEndpoint>,
     pub(crate) packet: Slab<PacketEndpoint>,
@@ -226,6 +226,8 @@ pub struct Stack {
     /// Locally addressed packets waiting to be delivered (loopback).
     pub(crate) loopback: VecDeque<(usize, PacketBuffer)>,
     pub(crate) ipv4_ident: u16,
+    /// Where the next ephemeral port search starts.
+    pub(crate) ephemeral_cursor: u32,
     pub(crate) ipv6_frag_ident: u32,
     /// Scratch batch reused for reading from links.
     pub(crate) rx_scratch: PacketBatch,
@@ -261,20 +263,19 @@ impl Stack {
         Stack {
             nics: Vec::new(),
             routes: RouteTable::new(),
-            fib: Fib::default(),
-            fib_dirty: false,
             drops: DropCounters::default(),
             stats: StackStats::default(),
             reasm_v4: Reassembler::new(config.reassembly_v4.clone()),
             reasm_v6: Reassembler::new(config.reassembly_v6.clone()),
             icmp_bucket: TokenBucket::new(config.icmp_rate_per_sec, config.icmp_burst),
-            demux: Demux::new(config.partition.min(partitions - 1), partitions),
+            demux: Demuxer::new(config.partition.min(partitions - 1), partitions),
             udp: Slab::default(),
             raw: Slab::default(),
             packet: Slab::default(),
             raw_by_proto: Vec::new(),
             loopback: VecDeque::new(),
             ipv4_ident: 1,
+            ephemeral_cursor: 0,
             ipv6_frag_ident: 1,
             rx_scratch: Vec::with_capacity(64),
             events: VecDeque::new(),
@@ -466,17 +467,14 @@ impl Stack {
             }
         }
         self.routes
-            .add(route)
+            .replace(route)
             .map_err(|e| StackError::Route(e.to_string()))?;
-        self.fib_dirty = true;
         Ok(())
     }
 
     /// Remove every route for `prefix`; whether one existed.
     pub fn remove_route(&mut self, prefix: IpNet) -> bool {
-        let removed = self.routes.remove(prefix);
-        self.fib_dirty |= removed;
-        removed
+        self.routes.remove(prefix).is_ok()
     }
 
     /// The route table.
@@ -484,13 +482,10 @@ impl Stack {
         &self.routes
     }
 
-    /// Rebuild the FIB if the table changed. Called at the start of every
-    /// poll; configuration calls only mark the FIB dirty.
-    pub(crate) fn refresh_fib(&mut self) {
-        if self.fib_dirty {
-            self.fib = Fib::build(&self.routes);
-            self.fib_dirty = false;
-        }
+    /// The FIB the per-packet path reads.
+    #[inline]
+    pub(crate) fn fib(&self) -> &Fib {
+        self.routes.fib()
     }
 
     /// Add a static neighbor entry (never ages, never probed).
@@ -603,7 +598,6 @@ impl Stack {
     /// due timers, and flush every NIC's transmit batch with one
     /// `write_packets` call. Returns whether anything was received or sent.
     pub fn poll(&mut self, now: Instant) -> bool {
-        self.refresh_fib();
         let mut did = false;
         let mut batch = core::mem::take(&mut self.rx_scratch);
         for i in 0..self.nics.len() {

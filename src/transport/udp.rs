@@ -108,39 +108,55 @@ impl Stack {
                 return Err(UdpError::AddressNotAvailable);
             }
         }
-        let port = if local.port() == 0 {
-            self.free_udp_port(local_addr)?
-        } else {
-            local.port()
-        };
-        let id = TransportEndpointId {
-            local_port: port,
-            local_addr,
-            remote_port: 0,
-            remote_addr: None,
-        };
         let h = self.udp.insert(UdpEndpoint {
-            id,
+            id: TransportEndpointId {
+                local_port: local.port(),
+                local_addr,
+                remote_port: 0,
+                remote_addr: None,
+            },
             rx: VecDeque::new(),
             rx_limit: self.config.udp_rx_queue_len,
             errors: VecDeque::new(),
             rx_dropped: 0,
         });
-        if self.demux.register(IpProtocol::Udp, id, h).is_err() {
-            self.udp.remove(h);
-            return Err(UdpError::AddressInUse);
+        let result = if local.port() == 0 {
+            self.bind_ephemeral(h, local_addr)
+        } else {
+            let id = self.udp.get(h).map(|e| e.id);
+            match id {
+                Some(id) => self.demux.register(IpProtocol::Udp, id, h).map_err(|_| UdpError::AddressInUse),
+                None => Err(UdpError::UnknownHandle),
+            }
+        };
+        match result {
+            Ok(()) => Ok(h),
+            Err(e) => {
+                self.udp.remove(h);
+                Err(e)
+            }
         }
-        Ok(h)
     }
 
-    fn free_udp_port(&self, addr: Option<IpAddr>) -> Result<u16, UdpError> {
-        // Start from a stack-dependent point so shards spread their ports.
+    /// Register `h` on a free ephemeral port, trying ports from a
+    /// stack-dependent starting point so shards spread out.
+    fn bind_ephemeral(&mut self, h: Handle, addr: Option<IpAddr>) -> Result<(), UdpError> {
         let span = u32::from(*EPHEMERAL_PORTS.end() - *EPHEMERAL_PORTS.start()) + 1;
-        let start = (self.udp.len() as u32 * 7919 + self.config.partition as u32 * 4099) % span;
+        self.ephemeral_cursor = self.ephemeral_cursor.wrapping_add(7919);
+        let start = (self.ephemeral_cursor + self.config.partition as u32 * 4099) % span;
         for k in 0..span {
             let port = *EPHEMERAL_PORTS.start() + ((start + k) % span) as u16;
-            if !self.demux.port_in_use(IpProtocol::Udp, addr, port) {
-                return Ok(port);
+            let id = TransportEndpointId {
+                local_port: port,
+                local_addr: addr,
+                remote_port: 0,
+                remote_addr: None,
+            };
+            if self.demux.register(IpProtocol::Udp, id, h).is_ok() {
+                if let Some(ep) = self.udp.get_mut(h) {
+                    ep.id = id;
+                }
+                return Ok(());
             }
         }
         Err(UdpError::NoFreePort)
@@ -166,7 +182,7 @@ impl Stack {
             remote_port: remote.port(),
             remote_addr: Some(remote.ip()),
         };
-        self.demux.unregister(IpProtocol::Udp, old);
+        self.demux.unregister(IpProtocol::Udp, &old);
         if self.demux.register(IpProtocol::Udp, id, h).is_err() {
             // Put the old binding back; it was ours a moment ago.
             let _ = self.demux.register(IpProtocol::Udp, old, h);
@@ -304,7 +320,7 @@ impl Stack {
     pub fn udp_close(&mut self, h: Handle) -> bool {
         match self.udp.remove(h) {
             Some(ep) => {
-                self.demux.unregister(IpProtocol::Udp, ep.id);
+                self.demux.unregister(IpProtocol::Udp, &ep.id);
                 true
             }
             None => false,
