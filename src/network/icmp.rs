@@ -390,7 +390,7 @@ fn is_unicast_host_v4(a: Ipv4Addr) -> bool {
 }
 
 /// Whether an IPv4 packet carries an ICMP error message (RFC 1812 4.3.2.7).
-fn is_icmpv4_error<T: AsRef<[u8]>>(view: &Ipv4Packet<T>) -> bool {
+fn is_icmpv4_error(view: &Ipv4Packet<&[u8]>) -> bool {
     if view.next_header() != IpProtocol::Icmp {
         return false;
     }

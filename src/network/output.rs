@@ -176,7 +176,7 @@ impl Stack {
                         self.resolve_and_queue(i, next_hop, s, now);
                     }
                 }
-                Err(reason) => self.drop_packet(reason),
+                Err(e) => self.drop_packet(e.into()),
             }
             return;
         }
