@@ -3,6 +3,7 @@
 //! Per-core workers poll AF_XDP rings; each runs its own shard of a userspace
 //! TCP/IP stack modelled on gVisor's netstack. The crate is layered top-down:
 //!
+//! * [`app`] — applications on the stack (the pipeline benchmark workload).
 //! * [`stack`] — the `Stack` of one shard: NICs, addresses, the FIB, the
 //!   neighbor cache, drop accounting. It is the network dispatcher links
 //!   deliver to.
@@ -17,6 +18,7 @@
 //! Everything from `wire` to `transport` is sans-I/O: no syscalls, no clock.
 #![deny(unsafe_code)]
 
+pub mod app;
 pub mod buffer;
 pub mod gso;
 pub mod link;
