@@ -1,5 +1,17 @@
 //! The `xdpnet` command line.
+//!
+//! One file per subcommand under `src/cli/`. Long runs print one stats line
+//! per interval and a fixed `--- summary ---` block; `--json` prints one
+//! machine-readable document instead.
+
+use clap::Parser;
+
+mod cli;
 
 fn main() {
-    println!("xdpnet {}", env!("CARGO_PKG_VERSION"));
+    let args = cli::Cli::parse();
+    if let Err(e) = cli::run(args) {
+        eprintln!("xdpnet: {e}");
+        std::process::exit(1);
+    }
 }
