@@ -27,7 +27,7 @@ struct PipelineArgs {
     #[arg(short = 'n', long, default_value_t = 10_000_000)]
     count: u64,
     /// Ethernet frame size in bytes, without FCS (raised to the smallest
-    /// size that holds the headers: 50 for IPv4, 70 for IPv6).
+    /// size that holds the headers: 42 for IPv4, 62 for IPv6).
     #[arg(short = 's', long, default_value_t = 64)]
     size: usize,
     /// Distinct UDP flows, cycled.
