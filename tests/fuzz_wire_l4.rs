@@ -161,14 +161,12 @@ fn l4_icmpv6() {
         .with_test_time(TEST_TIME)
         .for_each(|input: &[u8]| {
             // The NDP option walk over any bytes.
-            for option in NdiscOptionIter::new(input) {
-                if let Ok(repr) = option {
-                    let mut buf = vec![0u8; repr.buffer_len()];
-                    repr.emit(&mut xdpnet::wire::ndp::NdiscOption::new_unchecked(
-                        &mut buf[..],
-                    ));
-                    let _ = NdiscOptionRepr::parse_first(&buf);
-                }
+            for repr in NdiscOptionIter::new(input).map_while(Result::ok) {
+                let mut buf = vec![0u8; repr.buffer_len()];
+                repr.emit(&mut xdpnet::wire::ndp::NdiscOption::new_unchecked(
+                    &mut buf[..],
+                ));
+                let _ = NdiscOptionRepr::parse_first(&buf);
             }
             if let Ok(packet) = Icmpv6Packet::new_checked(input) {
                 let _ = Icmpv6Repr::parse(&src, &dst, &packet);

@@ -418,7 +418,7 @@ proptest! {
             Icmpv6Type::DestinationUnreachable(icmpv6::DestUnreachableCode::from_u8(code).unwrap())
         };
         let mut bytes = Vec::new();
-        PacketBuilder::ipv6(s, d, 64).icmpv6(ty.clone()).write(&mut bytes, &invoking).unwrap();
+        PacketBuilder::ipv6(s, d, 64).icmpv6(ty).write(&mut bytes, &invoking).unwrap();
         let (src, dst) = (Ipv6Addr::from(s), Ipv6Addr::from(d));
         let want = if too_big {
             Icmpv6Repr::PktTooBig { mtu, invoking: &invoking }
