@@ -155,7 +155,7 @@ impl Stack {
             flags |= NdiscNeighborFlags::ROUTER;
         }
         let repr = Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
-            flags,
+            flags: NdiscNeighborFlags(flags),
             target_addr: target,
             lladdr: Some(self.nics[i].mac),
         });

@@ -19,7 +19,7 @@ use core::fmt;
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::{IpNet, Ipv6Net};
 
 use crate::buffer::{PacketBatch, PacketBuffer};
 use crate::link::LinkEndpoint;
