@@ -386,7 +386,8 @@ impl EthernetRepr {
                 frame.set_ethertype(EtherType::Vlan);
                 let buf = frame.buffer.as_mut();
                 buf[field::VLAN_TCI].copy_from_slice(&tag.to_tci().to_be_bytes());
-                buf[field::VLAN_ETHERTYPE].copy_from_slice(&u16::from(self.ethertype).to_be_bytes());
+                buf[field::VLAN_ETHERTYPE]
+                    .copy_from_slice(&u16::from(self.ethertype).to_be_bytes());
             }
             None => frame.set_ethertype(self.ethertype),
         }
@@ -505,7 +506,9 @@ mod tests {
         }
         assert!(EthernetFrame::new_checked(&VLAN_FRAME[..18]).is_ok());
         assert_eq!(
-            EthernetFrame::new_checked(&ARP_FRAME[..14]).unwrap().payload(),
+            EthernetFrame::new_checked(&ARP_FRAME[..14])
+                .unwrap()
+                .payload(),
             &[] as &[u8]
         );
     }

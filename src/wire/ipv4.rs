@@ -454,7 +454,10 @@ impl Ipv4Repr {
             flags |= FLAG_MF;
         }
         debug_assert_eq!(flags & FLAG_RESERVED, 0);
-        packet.set_u16_at(field::FLG_OFF, flags | ((self.frag_offset >> 3) & OFFSET_MASK));
+        packet.set_u16_at(
+            field::FLG_OFF,
+            flags | ((self.frag_offset >> 3) & OFFSET_MASK),
+        );
         packet.set_hop_limit(self.hop_limit);
         packet.set_next_header(self.next_header);
         packet.set_src_addr(self.src_addr);
