@@ -10,7 +10,9 @@ fn bench(c: &mut Criterion) {
     for size in [64usize, 1500] {
         let data: Vec<u8> = (0..size).map(|i| (i * 31) as u8).collect();
         g.throughput(Throughput::Bytes(size as u64));
-        g.bench_function(format!("data_{size}B"), |b| b.iter(|| checksum::data(black_box(&data))));
+        g.bench_function(format!("data_{size}B"), |b| {
+            b.iter(|| checksum::data(black_box(&data)))
+        });
     }
     g.throughput(Throughput::Elements(1));
     g.bench_function("update16_ttl", |b| {

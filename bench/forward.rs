@@ -9,10 +9,22 @@ use xdpnet::app::pipeline::{Pipeline, PipelineConfig};
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("forward");
-    for (name, ipv6, size) in [("ipv4_64B_batch64", false, 64), ("ipv6_78B_batch64", true, 78)] {
-        let cfg = PipelineConfig { frame_size: size, ipv6, ..PipelineConfig::default() };
+    for (name, ipv6, size) in [
+        ("ipv4_64B_batch64", false, 64),
+        ("ipv6_78B_batch64", true, 78),
+    ] {
+        let cfg = PipelineConfig {
+            frame_size: size,
+            ipv6,
+            ..PipelineConfig::default()
+        };
         let mut p = Pipeline::new(cfg);
-        assert_eq!(p.run(64), 64, "{name}: {:?}", p.stack().drops().nonzero().collect::<Vec<_>>());
+        assert_eq!(
+            p.run(64),
+            64,
+            "{name}: {:?}",
+            p.stack().drops().nonzero().collect::<Vec<_>>()
+        );
         g.throughput(Throughput::Elements(cfg.batch as u64));
         g.bench_function(name, |b| b.iter(|| p.run(cfg.batch as u64)));
         assert_eq!(p.stack().drops().total(), 0);

@@ -11,8 +11,11 @@ fn tcp_super_packet() -> (PacketBuffer, Gso) {
     etherparse::PacketBuilder::ipv4([198, 18, 0, 1], [198, 18, 1, 2], 64)
         .tcp(40000, 80, 1000, 65535)
         .ack(1)
-        .options(&[etherparse::TcpOptionElement::Noop, etherparse::TcpOptionElement::Noop,
-                   etherparse::TcpOptionElement::Timestamp(1, 2)])
+        .options(&[
+            etherparse::TcpOptionElement::Noop,
+            etherparse::TcpOptionElement::Noop,
+            etherparse::TcpOptionElement::Timestamp(1, 2),
+        ])
         .expect("options")
         .write(&mut f, &payload)
         .expect("build");

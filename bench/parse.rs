@@ -25,7 +25,13 @@ fn parse(f: &[u8]) -> Option<(EthernetRepr, Ipv4Repr, UdpRepr)> {
     let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
     let ir = Ipv4Repr::parse(&ip, true).ok()?;
     let udp = UdpPacket::new_checked(ip.payload()).ok()?;
-    let ur = UdpRepr::parse(&udp, &IpAddr::V4(ir.src_addr), &IpAddr::V4(ir.dst_addr), true).ok()?;
+    let ur = UdpRepr::parse(
+        &udp,
+        &IpAddr::V4(ir.src_addr),
+        &IpAddr::V4(ir.dst_addr),
+        true,
+    )
+    .ok()?;
     Some((er, ir, ur))
 }
 

@@ -111,7 +111,11 @@ pub fn segment(mut pkt: PacketBuffer, gso: &Gso, out: &mut PacketBatch) -> Resul
     let (src, dst) = addresses(data, v6).ok_or(GsoError::Malformed)?;
     let l4_bytes = data.get(l3..).ok_or(GsoError::Malformed)?;
     let l4 = if tcp {
-        usize::from(TcpPacket::new_checked(l4_bytes).map_err(|_| GsoError::Malformed)?.header_len())
+        usize::from(
+            TcpPacket::new_checked(l4_bytes)
+                .map_err(|_| GsoError::Malformed)?
+                .header_len(),
+        )
     } else {
         UdpHeaderLen::LEN
     };
@@ -132,7 +136,11 @@ pub fn segment(mut pkt: PacketBuffer, gso: &Gso, out: &mut PacketBatch) -> Resul
     } else {
         (false, false)
     };
-    let base_ident = if v6 { 0 } else { Ipv4Packet::new_unchecked(data).ident() };
+    let base_ident = if v6 {
+        0
+    } else {
+        Ipv4Packet::new_unchecked(data).ident()
+    };
 
     // Build segments 1..count as copies, then cut the original down to
     // segment 0 and emit everything in order.
@@ -242,9 +250,17 @@ mod tests {
         let mut data = Vec::new();
         for (i, s) in out.iter().enumerate() {
             let p = etherparse::SlicedPacket::from_ip(s.as_slice()).unwrap();
-            let Some(etherparse::NetSlice::Ipv4(ip)) = &p.net else { panic!("ipv4") };
-            assert_eq!(ip.header().identification(), 0u16.wrapping_add(i as u16).wrapping_add(ip.header().identification() - i as u16));
-            let Some(etherparse::TransportSlice::Tcp(t)) = &p.transport else { panic!("tcp") };
+            let Some(etherparse::NetSlice::Ipv4(ip)) = &p.net else {
+                panic!("ipv4")
+            };
+            assert_eq!(
+                ip.header().identification(),
+                0u16.wrapping_add(i as u16)
+                    .wrapping_add(ip.header().identification() - i as u16)
+            );
+            let Some(etherparse::TransportSlice::Tcp(t)) = &p.transport else {
+                panic!("tcp")
+            };
             assert_eq!(t.sequence_number(), next_seq);
             let last = i + 1 == out.len();
             assert_eq!(t.fin(), last);
@@ -258,30 +274,48 @@ mod tests {
             let dst: IpAddr = [198, 18, 1, 2].into();
             let view = TcpPacket::new_checked(&s.as_slice()[20..]).unwrap();
             assert!(view.verify_checksum(&src, &dst));
-            assert!(Ipv4Packet::new_checked(s.as_slice()).unwrap().verify_checksum());
+            assert!(Ipv4Packet::new_checked(s.as_slice())
+                .unwrap()
+                .verify_checksum());
         }
-        assert_eq!(data, (0..10_000).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+        assert_eq!(
+            data,
+            (0..10_000).map(|i| (i % 251) as u8).collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn udp_v6_segments_are_datagrams() {
         let payload = vec![9u8; 3000];
         let mut f = Vec::new();
-        etherparse::PacketBuilder::ipv6([0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 64)
-            .udp(5000, 7)
-            .write(&mut f, &payload)
-            .unwrap();
+        etherparse::PacketBuilder::ipv6(
+            [0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            64,
+        )
+        .udp(5000, 7)
+        .write(&mut f, &payload)
+        .unwrap();
         let mut out = Vec::new();
-        let n = segment(PacketBuffer::from_slice(64, &f), &gso(GsoType::UdpV6, 1200, 40), &mut out).unwrap();
+        let n = segment(
+            PacketBuffer::from_slice(64, &f),
+            &gso(GsoType::UdpV6, 1200, 40),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(n, 3);
         let lens: Vec<usize> = out
             .iter()
             .map(|s| {
                 let p = etherparse::SlicedPacket::from_ip(s.as_slice()).unwrap();
-                let Some(etherparse::TransportSlice::Udp(u)) = p.transport else { panic!("udp") };
+                let Some(etherparse::TransportSlice::Udp(u)) = p.transport else {
+                    panic!("udp")
+                };
                 let src: IpAddr = "2001:2::1".parse().unwrap();
                 let dst: IpAddr = "2001:2::2".parse().unwrap();
-                assert!(UdpPacket::new_checked(&s.as_slice()[40..]).unwrap().verify_checksum(&src, &dst));
+                assert!(UdpPacket::new_checked(&s.as_slice()[40..])
+                    .unwrap()
+                    .verify_checksum(&src, &dst));
                 u.payload().len()
             })
             .collect();
@@ -291,12 +325,28 @@ mod tests {
     #[test]
     fn bad_metadata_is_an_error_not_a_panic() {
         let mut out = Vec::new();
-        assert_eq!(segment(tcp4(100, false), &gso(GsoType::TcpV4, 0, 20), &mut out), Err(GsoError::ZeroMss));
-        assert_eq!(segment(tcp4(100, false), &gso(GsoType::TcpV4, 10, 60), &mut out), Err(GsoError::Malformed));
-        assert_eq!(segment(PacketBuffer::from_slice(0, &[0x45, 0]), &gso(GsoType::UdpV4, 10, 20), &mut out), Err(GsoError::Malformed));
+        assert_eq!(
+            segment(tcp4(100, false), &gso(GsoType::TcpV4, 0, 20), &mut out),
+            Err(GsoError::ZeroMss)
+        );
+        assert_eq!(
+            segment(tcp4(100, false), &gso(GsoType::TcpV4, 10, 60), &mut out),
+            Err(GsoError::Malformed)
+        );
+        assert_eq!(
+            segment(
+                PacketBuffer::from_slice(0, &[0x45, 0]),
+                &gso(GsoType::UdpV4, 10, 20),
+                &mut out
+            ),
+            Err(GsoError::Malformed)
+        );
         let mut g = gso(GsoType::TcpV4, 100, 20);
         g.max_size = 50;
-        assert_eq!(segment(tcp4(100, false), &g, &mut out), Err(GsoError::TooBig));
+        assert_eq!(
+            segment(tcp4(100, false), &g, &mut out),
+            Err(GsoError::TooBig)
+        );
         assert!(out.is_empty());
     }
 }

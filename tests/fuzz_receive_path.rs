@@ -32,7 +32,10 @@ fn victim() -> (Stack, ChannelHandle) {
     s.add_static_neighbor(n2, ip("198.18.1.1"), mac(4)).unwrap();
     s.udp_bind(sock("0.0.0.0:7")).unwrap();
     s.udp_bind(sock("[::]:7")).unwrap();
-    s.raw_open(xdpnet::transport::raw::IpFamily::V4, xdpnet::wire::IpProtocol::Icmp);
+    s.raw_open(
+        xdpnet::transport::raw::IpFamily::V4,
+        xdpnet::wire::IpProtocol::Icmp,
+    );
     (s, h)
 }
 
@@ -51,29 +54,49 @@ fn seeds() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let b = || etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
     let mut f = Vec::new();
-    b().ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64).udp(4000, 7).write(&mut f, b"hello").unwrap();
-    out.push(f);
-    let mut f = Vec::new();
-    b().ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64).icmpv4_echo_request(1, 1).write(&mut f, b"ping").unwrap();
-    out.push(f);
-    let mut f = Vec::new();
-    b().ipv4([198, 18, 0, 1], [198, 18, 1, 9], 2).tcp(4000, 80, 1, 1000).syn().write(&mut f, &[]).unwrap();
-    out.push(f);
-    let mut f = Vec::new();
-    b().ipv6([0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 64)
-        .icmpv6_echo_request(1, 1)
-        .write(&mut f, b"ping6")
+    b().ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
+        .udp(4000, 7)
+        .write(&mut f, b"hello")
         .unwrap();
     out.push(f);
     let mut f = Vec::new();
-    b().ipv6([0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20, 1, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9], 64)
-        .udp(1, 2)
-        .write(&mut f, &[0u8; 1400])
+    b().ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
+        .icmpv4_echo_request(1, 1)
+        .write(&mut f, b"ping")
         .unwrap();
+    out.push(f);
+    let mut f = Vec::new();
+    b().ipv4([198, 18, 0, 1], [198, 18, 1, 9], 2)
+        .tcp(4000, 80, 1, 1000)
+        .syn()
+        .write(&mut f, &[])
+        .unwrap();
+    out.push(f);
+    let mut f = Vec::new();
+    b().ipv6(
+        [0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        [0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+        64,
+    )
+    .icmpv6_echo_request(1, 1)
+    .write(&mut f, b"ping6")
+    .unwrap();
+    out.push(f);
+    let mut f = Vec::new();
+    b().ipv6(
+        [0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        [0x20, 1, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9],
+        64,
+    )
+    .udp(1, 2)
+    .write(&mut f, &[0u8; 1400])
+    .unwrap();
     out.push(f);
     // ARP request for our address.
     let mut arp = vec![0xff; 6];
-    arp.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 198, 18, 0, 1]);
+    arp.extend_from_slice(&[
+        2, 0, 0, 0, 0, 1, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 198, 18, 0, 1,
+    ]);
     arp.extend_from_slice(&[0; 6]);
     arp.extend_from_slice(&[198, 18, 0, 2]);
     out.push(arp);

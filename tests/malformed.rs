@@ -34,7 +34,14 @@ fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
     ipv4_frag(src, dst, proto, 0x1234, 0x4000, payload)
 }
 
-fn ipv4_frag(src: [u8; 4], dst: [u8; 4], proto: u8, ident: u16, flags_off: u16, payload: &[u8]) -> Vec<u8> {
+fn ipv4_frag(
+    src: [u8; 4],
+    dst: [u8; 4],
+    proto: u8,
+    ident: u16,
+    flags_off: u16,
+    payload: &[u8],
+) -> Vec<u8> {
     let total = (20 + payload.len()) as u16;
     let mut h = vec![0x45, 0];
     h.extend_from_slice(&total.to_be_bytes());
@@ -77,7 +84,12 @@ fn udp4(sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
     u.extend_from_slice(&len.to_be_bytes());
     u.extend_from_slice(&[0, 0]);
     u.extend_from_slice(data);
-    let ph = checksum::pseudo_header_v4(&PEER_V4.into(), &OUR_V4.into(), IpProtocol::Udp, u32::from(len));
+    let ph = checksum::pseudo_header_v4(
+        &PEER_V4.into(),
+        &OUR_V4.into(),
+        IpProtocol::Udp,
+        u32::from(len),
+    );
     let c = !checksum::combine(&[ph, checksum::data(&u)]);
     u[6..8].copy_from_slice(&c.to_be_bytes());
     u
@@ -94,15 +106,42 @@ fn icmp4(ty: u8, code: u8, rest: &[u8]) -> Vec<u8> {
 fn icmp6(src: [u8; 16], dst: [u8; 16], ty: u8, code: u8, rest: &[u8]) -> Vec<u8> {
     let mut m = vec![ty, code, 0, 0];
     m.extend_from_slice(rest);
-    let ph = checksum::pseudo_header_v6(&src.into(), &dst.into(), IpProtocol::Icmpv6, m.len() as u32);
+    let ph =
+        checksum::pseudo_header_v6(&src.into(), &dst.into(), IpProtocol::Icmpv6, m.len() as u32);
     let c = !checksum::combine(&[ph, checksum::data(&m)]);
     m[2..4].copy_from_slice(&c.to_be_bytes());
     m
 }
 
 fn tcp4(flags: u8, data_offset_words: u8) -> Vec<u8> {
-    let mut t = vec![0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, data_offset_words << 4, flags, 0xff, 0xff, 0, 0, 0, 0];
-    let ph = checksum::pseudo_header_v4(&PEER_V4.into(), &OUR_V4.into(), IpProtocol::Tcp, t.len() as u32);
+    let mut t = vec![
+        0x9c,
+        0x40,
+        0,
+        80,
+        0,
+        0,
+        0,
+        1,
+        0,
+        0,
+        0,
+        0,
+        data_offset_words << 4,
+        flags,
+        0xff,
+        0xff,
+        0,
+        0,
+        0,
+        0,
+    ];
+    let ph = checksum::pseudo_header_v4(
+        &PEER_V4.into(),
+        &OUR_V4.into(),
+        IpProtocol::Tcp,
+        t.len() as u32,
+    );
     let c = !checksum::combine(&[ph, checksum::data(&t)]);
     t[16..18].copy_from_slice(&c.to_be_bytes());
     t
@@ -116,7 +155,8 @@ fn victim() -> (Stack, xdpnet::link::pipe::ChannelHandle) {
     s.add_address(nic, net("198.18.0.2/24")).unwrap();
     s.add_address(nic, net("2001:2::2/64")).unwrap();
     // Static neighbors so answers (ICMP errors, resets) need no resolution.
-    s.add_static_neighbor(nic, ip("198.18.0.1"), mac(1)).unwrap();
+    s.add_static_neighbor(nic, ip("198.18.0.1"), mac(1))
+        .unwrap();
     s.add_static_neighbor(nic, ip("2001:2::1"), mac(1)).unwrap();
     (s, handle)
 }
@@ -141,7 +181,12 @@ fn assert_single(name: &str, frames: &[Vec<u8>], reason: DropReason) {
         "{name}: expected {n} × {reason}, got {:?}",
         d.nonzero().collect::<Vec<_>>()
     );
-    assert_eq!(d.total(), n, "{name}: extra drops {:?}", d.nonzero().collect::<Vec<_>>());
+    assert_eq!(
+        d.total(),
+        n,
+        "{name}: extra drops {:?}",
+        d.nonzero().collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -161,7 +206,11 @@ fn ethernet_level() {
     let mut other = good.clone();
     other[0..6].copy_from_slice(&[0x02, 9, 9, 9, 9, 9]);
     assert_single("not our mac", &[other], DropReason::NotOurMac);
-    assert_single("lldp", &[eth(0x88cc, &[0; 40])], DropReason::UnknownEthertype);
+    assert_single(
+        "lldp",
+        &[eth(0x88cc, &[0; 40])],
+        DropReason::UnknownEthertype,
+    );
 }
 
 #[test]
@@ -178,7 +227,11 @@ fn arp_level() {
     let mut v6 = req.clone();
     v6[2] = 0x86;
     v6[3] = 0xdd;
-    assert_single("arp lengths/types", &[eth(0x0806, &bad_hlen), eth(0x0806, &v6)], DropReason::ArpMalformed);
+    assert_single(
+        "arp lengths/types",
+        &[eth(0x0806, &bad_hlen), eth(0x0806, &v6)],
+        DropReason::ArpMalformed,
+    );
 }
 
 #[test]
@@ -200,20 +253,45 @@ fn ipv4_header_level() {
     fix_ipv4_checksum(&mut version);
     assert_single(
         "lying ipv4 fields",
-        &[eth(0x0800, &ihl), eth(0x0800, &lie), eth(0x0800, &short_total), eth(0x0800, &version)],
+        &[
+            eth(0x0800, &ihl),
+            eth(0x0800, &lie),
+            eth(0x0800, &short_total),
+            eth(0x0800, &version),
+        ],
         DropReason::Ipv4Malformed,
     );
     let mut bad = pkt.clone();
     bad[10] ^= 0xff;
-    assert_single("ipv4 checksum", &[eth(0x0800, &bad)], DropReason::Ipv4BadChecksum);
+    assert_single(
+        "ipv4 checksum",
+        &[eth(0x0800, &bad)],
+        DropReason::Ipv4BadChecksum,
+    );
     let own = ipv4(OUR_V4, OUR_V4, 17, &udp4(1, 7, b"x"));
-    assert_single("own source", &[eth(0x0800, &own)], DropReason::OwnSourceAddress);
+    assert_single(
+        "own source",
+        &[eth(0x0800, &own)],
+        DropReason::OwnSourceAddress,
+    );
     let mcast = ipv4([224, 0, 0, 5], OUR_V4, 17, &udp4(1, 7, b"x"));
-    assert_single("multicast source", &[eth(0x0800, &mcast)], DropReason::MartianSource);
+    assert_single(
+        "multicast source",
+        &[eth(0x0800, &mcast)],
+        DropReason::MartianSource,
+    );
     let elsewhere = ipv4(PEER_V4, [198, 18, 5, 5], 17, &udp4(1, 7, b"x"));
-    assert_single("not forwarding", &[eth(0x0800, &elsewhere)], DropReason::ForwardingDisabled);
+    assert_single(
+        "not forwarding",
+        &[eth(0x0800, &elsewhere)],
+        DropReason::ForwardingDisabled,
+    );
     let unknown = ipv4(PEER_V4, OUR_V4, 253, b"whatever");
-    assert_single("unknown protocol", &[eth(0x0800, &unknown)], DropReason::UnknownProtocol);
+    assert_single(
+        "unknown protocol",
+        &[eth(0x0800, &unknown)],
+        DropReason::UnknownProtocol,
+    );
 }
 
 #[test]
@@ -223,29 +301,59 @@ fn ipv4_transport_level() {
     udp_lie[4..6].copy_from_slice(&100u16.to_be_bytes());
     assert_single(
         "udp malformed",
-        &[eth(0x0800, &udp_short), eth(0x0800, &ipv4(PEER_V4, OUR_V4, 17, &udp_lie))],
+        &[
+            eth(0x0800, &udp_short),
+            eth(0x0800, &ipv4(PEER_V4, OUR_V4, 17, &udp_lie)),
+        ],
         DropReason::UdpMalformed,
     );
     let mut udp_bad = udp4(1, 7, b"abc");
     udp_bad[7] ^= 0x01;
-    assert_single("udp checksum", &[eth(0x0800, &ipv4(PEER_V4, OUR_V4, 17, &udp_bad))], DropReason::UdpBadChecksum);
-    assert_single("udp closed port", &[eth(0x0800, &ipv4(PEER_V4, OUR_V4, 17, &udp4(1, 9999, b"")))], DropReason::NoListener);
+    assert_single(
+        "udp checksum",
+        &[eth(0x0800, &ipv4(PEER_V4, OUR_V4, 17, &udp_bad))],
+        DropReason::UdpBadChecksum,
+    );
+    assert_single(
+        "udp closed port",
+        &[eth(0x0800, &ipv4(PEER_V4, OUR_V4, 17, &udp4(1, 9999, b"")))],
+        DropReason::NoListener,
+    );
 
     let icmp_short = ipv4(PEER_V4, OUR_V4, 1, &[8, 0, 0]);
-    assert_single("icmp truncated", &[eth(0x0800, &icmp_short)], DropReason::Icmpv4Malformed);
+    assert_single(
+        "icmp truncated",
+        &[eth(0x0800, &icmp_short)],
+        DropReason::Icmpv4Malformed,
+    );
     let mut icmp_bad = icmp4(8, 0, &[0, 1, 0, 1, b'x']);
     icmp_bad[2] ^= 0x10;
-    assert_single("icmp checksum", &[eth(0x0800, &ipv4(PEER_V4, OUR_V4, 1, &icmp_bad))], DropReason::Icmpv4BadChecksum);
+    assert_single(
+        "icmp checksum",
+        &[eth(0x0800, &ipv4(PEER_V4, OUR_V4, 1, &icmp_bad))],
+        DropReason::Icmpv4BadChecksum,
+    );
     assert_single(
         "icmp unknown type",
-        &[eth(0x0800, &ipv4(PEER_V4, OUR_V4, 1, &icmp4(42, 0, &[0; 4])))],
+        &[eth(
+            0x0800,
+            &ipv4(PEER_V4, OUR_V4, 1, &icmp4(42, 0, &[0; 4])),
+        )],
         DropReason::IcmpUnhandled,
     );
 
-    assert_single("tcp data offset", &[eth(0x0800, &ipv4(PEER_V4, OUR_V4, 6, &tcp4(0x02, 4)))], DropReason::TcpMalformed);
+    assert_single(
+        "tcp data offset",
+        &[eth(0x0800, &ipv4(PEER_V4, OUR_V4, 6, &tcp4(0x02, 4)))],
+        DropReason::TcpMalformed,
+    );
     let mut tcp_bad = tcp4(0x02, 5);
     tcp_bad[17] ^= 0x01;
-    assert_single("tcp checksum", &[eth(0x0800, &ipv4(PEER_V4, OUR_V4, 6, &tcp_bad))], DropReason::TcpBadChecksum);
+    assert_single(
+        "tcp checksum",
+        &[eth(0x0800, &ipv4(PEER_V4, OUR_V4, 6, &tcp_bad))],
+        DropReason::TcpBadChecksum,
+    );
 }
 
 #[test]
@@ -254,13 +362,21 @@ fn ipv4_fragments() {
     // Overlap: [0, 32) then [16, 48).
     let f1 = ipv4_frag(PEER_V4, OUR_V4, 17, 9, 0x2000, &data[..32]);
     let f2 = ipv4_frag(PEER_V4, OUR_V4, 17, 9, 0x2000 | 2, &data[..32]);
-    assert_single("overlap", &[eth(0x0800, &f1), eth(0x0800, &f2)], DropReason::FragmentOverlap);
+    assert_single(
+        "overlap",
+        &[eth(0x0800, &f1), eth(0x0800, &f2)],
+        DropReason::FragmentOverlap,
+    );
     // Past 65535 bytes.
     let big = ipv4_frag(PEER_V4, OUR_V4, 17, 10, 0x1fff, &data[..16]);
     assert_single("too big", &[eth(0x0800, &big)], DropReason::FragmentTooBig);
     // A non-last fragment whose length is not a multiple of 8.
     let odd = ipv4_frag(PEER_V4, OUR_V4, 17, 11, 0x2000, &data[..13]);
-    assert_single("misaligned", &[eth(0x0800, &odd)], DropReason::FragmentMalformed);
+    assert_single(
+        "misaligned",
+        &[eth(0x0800, &odd)],
+        DropReason::FragmentMalformed,
+    );
 }
 
 #[test]
@@ -275,7 +391,10 @@ fn reassembly_timeout_is_counted() {
     // RFC 792: the first fragment had arrived, so a time exceeded (code 1)
     // went back to the sender.
     let out = h.take_outbound();
-    assert!(out.iter().any(|f| f.as_slice().len() > 34 + 1 && f.as_slice()[23] == 1 && f.as_slice()[34] == 11 && f.as_slice()[35] == 1));
+    assert!(out.iter().any(|f| f.as_slice().len() > 34 + 1
+        && f.as_slice()[23] == 1
+        && f.as_slice()[34] == 11
+        && f.as_slice()[35] == 1));
 }
 
 #[test]
@@ -294,9 +413,23 @@ fn ipv6_level() {
     lie[4..6].copy_from_slice(&300u16.to_be_bytes());
     let mut version = pkt.clone();
     version[0] = 0x40;
-    assert_single("lying ipv6", &[eth(0x86dd, &lie), eth(0x86dd, &version)], DropReason::Ipv6Malformed);
-    let mcast_src = ipv6([0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], OUR_V6, 17, 64, &udp);
-    assert_single("multicast source", &[eth(0x86dd, &mcast_src)], DropReason::MartianSource);
+    assert_single(
+        "lying ipv6",
+        &[eth(0x86dd, &lie), eth(0x86dd, &version)],
+        DropReason::Ipv6Malformed,
+    );
+    let mcast_src = ipv6(
+        [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        OUR_V6,
+        17,
+        64,
+        &udp,
+    );
+    assert_single(
+        "multicast source",
+        &[eth(0x86dd, &mcast_src)],
+        DropReason::MartianSource,
+    );
     // Routing header (43) followed by hop-by-hop (0): HBH must come first.
     let mut ext = vec![0, 0, 0, 0, 0, 0, 0, 0];
     ext.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]);
@@ -304,18 +437,30 @@ fn ipv6_level() {
     let hbh_late = ipv6(PEER_V6, OUR_V6, 43, 64, &ext);
     // An extension header cut short.
     let cut = ipv6(PEER_V6, OUR_V6, 60, 64, &[17, 3, 1, 0]);
-    assert_single("ext headers", &[eth(0x86dd, &hbh_late), eth(0x86dd, &cut)], DropReason::Ipv6ExtHeaderMalformed);
+    assert_single(
+        "ext headers",
+        &[eth(0x86dd, &hbh_late), eth(0x86dd, &cut)],
+        DropReason::Ipv6ExtHeaderMalformed,
+    );
 }
 
 #[test]
 fn icmpv6_and_ndp_level() {
     let mut echo = icmp6(PEER_V6, OUR_V6, 128, 0, &[0, 1, 0, 1]);
     echo[3] ^= 0x40;
-    assert_single("icmpv6 checksum", &[eth(0x86dd, &ipv6(PEER_V6, OUR_V6, 58, 64, &echo))], DropReason::Icmpv6BadChecksum);
+    assert_single(
+        "icmpv6 checksum",
+        &[eth(0x86dd, &ipv6(PEER_V6, OUR_V6, 58, 64, &echo))],
+        DropReason::Icmpv6BadChecksum,
+    );
     let mut ns_body = vec![0, 0, 0, 0];
     ns_body.extend_from_slice(&OUR_V6);
     let ns = icmp6(PEER_V6, OUR_V6, 135, 0, &ns_body);
-    assert_single("ndp hop limit", &[eth(0x86dd, &ipv6(PEER_V6, OUR_V6, 58, 64, &ns))], DropReason::NdpInvalid);
+    assert_single(
+        "ndp hop limit",
+        &[eth(0x86dd, &ipv6(PEER_V6, OUR_V6, 58, 64, &ns))],
+        DropReason::NdpInvalid,
+    );
     let mut other_body = vec![0, 0, 0, 0];
     let mut other = OUR_V6;
     other[15] = 0x99;
@@ -333,10 +478,25 @@ fn every_prefix_of_valid_frames_is_handled_without_panic() {
     // Every truncation of a handful of valid frames: each is either
     // processed or dropped with some counted reason.
     let frames = [
-        eth(0x0800, &ipv4(PEER_V4, OUR_V4, 17, &udp4(1, 9999, b"payload"))),
-        eth(0x0800, &ipv4(PEER_V4, OUR_V4, 1, &icmp4(8, 0, &[0, 1, 0, 1, 1, 2, 3]))),
+        eth(
+            0x0800,
+            &ipv4(PEER_V4, OUR_V4, 17, &udp4(1, 9999, b"payload")),
+        ),
+        eth(
+            0x0800,
+            &ipv4(PEER_V4, OUR_V4, 1, &icmp4(8, 0, &[0, 1, 0, 1, 1, 2, 3])),
+        ),
         eth(0x0800, &ipv4(PEER_V4, OUR_V4, 6, &tcp4(0x02, 5))),
-        eth(0x86dd, &ipv6(PEER_V6, OUR_V6, 58, 64, &icmp6(PEER_V6, OUR_V6, 128, 0, &[0, 1, 0, 1]))),
+        eth(
+            0x86dd,
+            &ipv6(
+                PEER_V6,
+                OUR_V6,
+                58,
+                64,
+                &icmp6(PEER_V6, OUR_V6, 128, 0, &[0, 1, 0, 1]),
+            ),
+        ),
     ];
     let (mut s, h) = victim();
     let mut now = Instant::from_secs(1);

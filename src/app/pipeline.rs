@@ -142,7 +142,11 @@ pub fn build_frame(size: usize, flow: u16, ipv6: bool) -> Vec<u8> {
     let eth = EthernetRepr {
         src_addr: SOURCE_MAC,
         dst_addr: INGRESS_MAC,
-        ethertype: if ipv6 { EtherType::Ipv6 } else { EtherType::Ipv4 },
+        ethertype: if ipv6 {
+            EtherType::Ipv6
+        } else {
+            EtherType::Ipv4
+        },
         vlan: None,
     };
     eth.emit(&mut EthernetFrame::new_unchecked(&mut f[..14]));
@@ -207,7 +211,12 @@ mod tests {
                 frame_size: 128,
                 ..PipelineConfig::default()
             });
-            assert_eq!(p.run(640), 640, "ipv6={ipv6}: {:?}", p.stack().drops().nonzero().collect::<Vec<_>>());
+            assert_eq!(
+                p.run(640),
+                640,
+                "ipv6={ipv6}: {:?}",
+                p.stack().drops().nonzero().collect::<Vec<_>>()
+            );
             assert_eq!(p.stack().drops().total(), 0);
             assert_eq!(p.stack().drops().get(DropReason::TtlExceeded), 0);
             let out = &p.stack().nics()[1];

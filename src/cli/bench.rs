@@ -52,13 +52,19 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
 
 fn pipeline(a: PipelineArgs) -> Result<(), String> {
     if a.batch == 0 || a.batch > 4096 {
-        return Err(format!("--batch {} is out of range: use 1..=4096 (default 64)", a.batch));
+        return Err(format!(
+            "--batch {} is out of range: use 1..=4096 (default 64)",
+            a.batch
+        ));
     }
     if a.flows == 0 {
         return Err("--flows must be at least 1".into());
     }
     if a.size > 1514 {
-        return Err(format!("--size {} exceeds the 1514-byte frame of a 1500-byte MTU", a.size));
+        return Err(format!(
+            "--size {} exceeds the 1514-byte frame of a 1500-byte MTU",
+            a.size
+        ));
     }
     let cfg = PipelineConfig {
         frame_size: a.size,
@@ -96,8 +102,13 @@ fn pipeline(a: PipelineArgs) -> Result<(), String> {
         println!("{doc}");
     } else {
         println!("--- summary ---");
-        println!("benchmark      pipeline ({}, {} B frames, {} flows, batch {})",
-            if a.ipv6 { "IPv6" } else { "IPv4" }, a.size, a.flows, a.batch);
+        println!(
+            "benchmark      pipeline ({}, {} B frames, {} flows, batch {})",
+            if a.ipv6 { "IPv6" } else { "IPv4" },
+            a.size,
+            a.flows,
+            a.batch
+        );
         println!("forwarded      {forwarded} packets in {secs:.3} s");
         println!("per packet     {ns_per_packet:.1} ns");
         println!("rate           {mpps:.2} Mpps on one core");
@@ -110,7 +121,10 @@ fn pipeline(a: PipelineArgs) -> Result<(), String> {
         }
     }
     if forwarded < a.count {
-        return Err(format!("only {forwarded} of {} packets were forwarded", a.count));
+        return Err(format!(
+            "only {forwarded} of {} packets were forwarded",
+            a.count
+        ));
     }
     Ok(())
 }

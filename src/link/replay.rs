@@ -135,7 +135,11 @@ mod tests {
 
     #[test]
     fn replays_and_recycles() {
-        let mut l = ReplayLink::new(EthernetAddress([2, 0, 0, 0, 0, 1]), 1500, vec![vec![1, 2, 3], vec![4, 5]]);
+        let mut l = ReplayLink::new(
+            EthernetAddress([2, 0, 0, 0, 0, 1]),
+            1500,
+            vec![vec![1, 2, 3], vec![4, 5]],
+        );
         l.set_remaining(5);
         let mut b = Vec::new();
         assert_eq!(l.read_packets(&mut b, 4, Instant::ZERO), 4);
@@ -145,7 +149,11 @@ mod tests {
         assert_eq!(l.write_packets(&mut b, Instant::ZERO), 4);
         assert!(b.is_empty());
         assert_eq!(l.free.len(), 4, "storage recycled");
-        assert_eq!(l.read_packets(&mut b, 4, Instant::ZERO), 1, "only 5 in total");
+        assert_eq!(
+            l.read_packets(&mut b, 4, Instant::ZERO),
+            1,
+            "only 5 in total"
+        );
         assert_eq!(l.read_packets(&mut b, 4, Instant::ZERO), 0);
         assert_eq!(l.stats().tx_frames, 4);
     }

@@ -50,9 +50,13 @@ impl Stack {
                     },
                 };
                 let released = if repr.operation == ArpOperation::Reply || known {
-                    self.nics[i].arp.handle_advertisement(sender, Some(sender_mac), flags, now)
+                    self.nics[i]
+                        .arp
+                        .handle_advertisement(sender, Some(sender_mac), flags, now)
                 } else {
-                    self.nics[i].arp.handle_solicitation_source(sender, sender_mac, now)
+                    self.nics[i]
+                        .arp
+                        .handle_solicitation_source(sender, sender_mac, now)
                 };
                 self.release_parked(i, sender.into(), released);
             }
@@ -74,7 +78,12 @@ impl Stack {
 
     /// Send an ARP request for `target` from NIC `i`: broadcast, or unicast
     /// to `unicast` when re-probing a cached entry.
-    pub(crate) fn dispatch_arp_request(&mut self, i: usize, target: Ipv4Addr, unicast: Option<EthernetAddress>) {
+    pub(crate) fn dispatch_arp_request(
+        &mut self,
+        i: usize,
+        target: Ipv4Addr,
+        unicast: Option<EthernetAddress>,
+    ) {
         let Some(src) = self.nics[i].addrs.primary_v4(Some(target)) else {
             // No IPv4 address on this NIC: we cannot ask.
             return self.drop_packet(DropReason::SendFailed);

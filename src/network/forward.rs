@@ -51,12 +51,24 @@ impl Stack {
             Some(NextHop::Blackhole) => return self.drop_packet(DropReason::BlackholeRoute),
             Some(NextHop::Unreachable) => {
                 self.drop_packet(DropReason::UnreachableRoute);
-                return self.send_icmpv4_dst_unreachable(i, &pkt, Icmpv4DstUnreachable::HostUnreachable, 0, now);
+                return self.send_icmpv4_dst_unreachable(
+                    i,
+                    &pkt,
+                    Icmpv4DstUnreachable::HostUnreachable,
+                    0,
+                    now,
+                );
             }
             None => {
                 // RFC 1812 5.2.7.1: no route → destination unreachable, net.
                 self.drop_packet(DropReason::NoRoute);
-                return self.send_icmpv4_dst_unreachable(i, &pkt, Icmpv4DstUnreachable::NetUnreachable, 0, now);
+                return self.send_icmpv4_dst_unreachable(
+                    i,
+                    &pkt,
+                    Icmpv4DstUnreachable::NetUnreachable,
+                    0,
+                    now,
+                );
             }
         };
         let Some(egress) = self.nics.get(e) else {
@@ -73,7 +85,13 @@ impl Stack {
             // with the next-hop MTU.
             self.drop_packet(DropReason::MtuExceeded);
             let mtu16 = u16::try_from(mtu).unwrap_or(u16::MAX);
-            return self.send_icmpv4_dst_unreachable(i, &pkt, Icmpv4DstUnreachable::FragRequired, mtu16, now);
+            return self.send_icmpv4_dst_unreachable(
+                i,
+                &pkt,
+                Icmpv4DstUnreachable::FragRequired,
+                mtu16,
+                now,
+            );
         }
         Ipv4Packet::new_unchecked(pkt.as_mut_slice()).decrement_hop_limit();
         self.stats.ip_forwarded += 1;
@@ -96,7 +114,9 @@ impl Stack {
             return self.send_icmpv6_error(
                 i,
                 &pkt,
-                crate::network::icmp::Icmpv6Error::TimeExceeded(Icmpv6TimeExceeded::HopLimitExceeded),
+                crate::network::icmp::Icmpv6Error::TimeExceeded(
+                    Icmpv6TimeExceeded::HopLimitExceeded,
+                ),
                 now,
             );
         }
@@ -109,7 +129,9 @@ impl Stack {
                 return self.send_icmpv6_error(
                     i,
                     &pkt,
-                    crate::network::icmp::Icmpv6Error::DstUnreachable(Icmpv6DstUnreachable::AddrUnreachable),
+                    crate::network::icmp::Icmpv6Error::DstUnreachable(
+                        Icmpv6DstUnreachable::AddrUnreachable,
+                    ),
                     now,
                 );
             }
@@ -118,7 +140,9 @@ impl Stack {
                 return self.send_icmpv6_error(
                     i,
                     &pkt,
-                    crate::network::icmp::Icmpv6Error::DstUnreachable(Icmpv6DstUnreachable::NoRoute),
+                    crate::network::icmp::Icmpv6Error::DstUnreachable(
+                        Icmpv6DstUnreachable::NoRoute,
+                    ),
                     now,
                 );
             }

@@ -21,9 +21,7 @@ use crate::network::L4Info;
 use crate::stack::{DropReason, Stack};
 use crate::time::Instant;
 use crate::transport::{ControlEvent, ControlType};
-use crate::wire::icmpv4::{
-    Icmpv4DstUnreachable, Icmpv4Packet, Icmpv4ParamProblem, Icmpv4Repr, Icmpv4TimeExceeded,
-};
+use crate::wire::icmpv4::{Icmpv4DstUnreachable, Icmpv4Packet, Icmpv4Repr, Icmpv4TimeExceeded};
 use crate::wire::icmpv6::{
     Icmpv6DstUnreachable, Icmpv6Packet, Icmpv6ParamProblem, Icmpv6Repr, Icmpv6TimeExceeded,
 };
@@ -63,21 +61,36 @@ impl Stack {
             Err(_) => return self.drop_packet(DropReason::Icmpv4Malformed),
         };
         match repr {
-            Icmpv4Repr::EchoRequest { ident, seq_no, data } => {
+            Icmpv4Repr::EchoRequest {
+                ident,
+                seq_no,
+                data,
+            } => {
                 // Like Linux's icmp_echo_ignore_broadcasts=1 (RFC 1122
                 // 3.2.2.6 leaves it to the implementation).
                 if info.dst_is_group {
                     return self.drop_packet(DropReason::IcmpUnhandled);
                 }
-                let reply = Icmpv4Repr::EchoReply { ident, seq_no, data };
+                let reply = Icmpv4Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                };
                 // RFC 1122 3.2.2.6: the reply's source is the request's
                 // destination.
-                if self.send_icmpv4(Some(info.dst), info.src, &reply, now).is_ok() {
+                if self
+                    .send_icmpv4(Some(info.dst), info.src, &reply, now)
+                    .is_ok()
+                {
                     self.stats.icmp_echo_replies += 1;
                 }
             }
             Icmpv4Repr::EchoReply { .. } => {} // raw endpoints already saw it
-            Icmpv4Repr::DstUnreachable { reason, next_hop_mtu, invoking } => {
+            Icmpv4Repr::DstUnreachable {
+                reason,
+                next_hop_mtu,
+                invoking,
+            } => {
                 let (kind, extra) = match reason {
                     Icmpv4DstUnreachable::NetUnreachable => (ControlType::NetworkUnreachable, 0),
                     Icmpv4DstUnreachable::HostUnreachable => (ControlType::NoRoute, 0),
@@ -92,9 +105,14 @@ impl Stack {
             Icmpv4Repr::TimeExceeded { invoking, .. } => {
                 self.deliver_control(info.src, invoking, ControlType::TimeExceeded, 0)
             }
-            Icmpv4Repr::ParamProblem { pointer, invoking, .. } => {
-                self.deliver_control(info.src, invoking, ControlType::ParameterProblem, u32::from(pointer))
-            }
+            Icmpv4Repr::ParamProblem {
+                pointer, invoking, ..
+            } => self.deliver_control(
+                info.src,
+                invoking,
+                ControlType::ParameterProblem,
+                u32::from(pointer),
+            ),
         }
     }
 
@@ -105,23 +123,38 @@ impl Stack {
         };
         let hop_limit = Ipv6Packet::new_unchecked(pkt.as_slice()).hop_limit();
         let data = &pkt.as_slice()[info.l4_offset..];
-        let repr = match Icmpv6Packet::new_checked(data).and_then(|p| Icmpv6Repr::parse(&src, &dst, &p)) {
-            Ok(r) => r,
-            Err(WireError::Checksum) => return self.drop_packet(DropReason::Icmpv6BadChecksum),
-            Err(WireError::Unrecognized) => return self.drop_packet(DropReason::IcmpUnhandled),
-            Err(_) => return self.drop_packet(DropReason::Icmpv6Malformed),
-        };
+        let repr =
+            match Icmpv6Packet::new_checked(data).and_then(|p| Icmpv6Repr::parse(&src, &dst, &p)) {
+                Ok(r) => r,
+                Err(WireError::Checksum) => return self.drop_packet(DropReason::Icmpv6BadChecksum),
+                Err(WireError::Unrecognized) => return self.drop_packet(DropReason::IcmpUnhandled),
+                Err(_) => return self.drop_packet(DropReason::Icmpv6Malformed),
+            };
         match repr {
-            Icmpv6Repr::EchoRequest { ident, seq_no, data } => {
+            Icmpv6Repr::EchoRequest {
+                ident,
+                seq_no,
+                data,
+            } => {
                 // RFC 4443 4.2: replies to multicast requests come from a
                 // unicast address of the receiving interface.
                 let from = if dst.is_multicast() {
-                    self.nics[info.nic].addrs.primary_v6(Some(&src)).map(IpAddr::V6)
+                    self.nics[info.nic]
+                        .addrs
+                        .primary_v6(Some(&src))
+                        .map(IpAddr::V6)
                 } else {
                     Some(info.dst)
                 };
-                let reply = Icmpv6Repr::EchoReply { ident, seq_no, data };
-                if self.send_icmpv6(from, info.src, &reply, Some(info.nic), now).is_ok() {
+                let reply = Icmpv6Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                };
+                if self
+                    .send_icmpv6(from, info.src, &reply, Some(info.nic), now)
+                    .is_ok()
+                {
                     self.stats.icmp_echo_replies += 1;
                 }
             }
@@ -142,9 +175,9 @@ impl Stack {
             Icmpv6Repr::TimeExceeded { invoking, .. } => {
                 self.deliver_control(info.src, invoking, ControlType::TimeExceeded, 0)
             }
-            Icmpv6Repr::ParamProblem { pointer, invoking, .. } => {
-                self.deliver_control(info.src, invoking, ControlType::ParameterProblem, pointer)
-            }
+            Icmpv6Repr::ParamProblem {
+                pointer, invoking, ..
+            } => self.deliver_control(info.src, invoking, ControlType::ParameterProblem, pointer),
         }
     }
 
@@ -178,7 +211,9 @@ impl Stack {
     ) -> Result<(), DropReason> {
         let route = self.route_output(src, dst, None)?;
         let mut pkt = PacketBuffer::new(self.l4_headroom(), repr.buffer_len());
-        repr.emit(&mut Icmpv4Packet::new_unchecked(pkt.append(repr.buffer_len())));
+        repr.emit(&mut Icmpv4Packet::new_unchecked(
+            pkt.append(repr.buffer_len()),
+        ));
         self.send_ip(&route, IpProtocol::Icmp, None, pkt, now);
         Ok(())
     }
@@ -198,7 +233,11 @@ impl Stack {
             return Err(DropReason::SendFailed);
         };
         let mut pkt = PacketBuffer::new(self.l4_headroom(), repr.buffer_len());
-        repr.emit(&s, &d, &mut Icmpv6Packet::new_unchecked(pkt.append(repr.buffer_len())));
+        repr.emit(
+            &s,
+            &d,
+            &mut Icmpv6Packet::new_unchecked(pkt.append(repr.buffer_len())),
+        );
         // RFC 4861: NDP messages go out with hop limit 255.
         let hop = matches!(repr, Icmpv6Repr::Ndisc(_)).then_some(255);
         self.send_ip(&route, IpProtocol::Icmpv6, hop, pkt, now);
@@ -225,10 +264,12 @@ impl Stack {
         next_hop_mtu: u16,
         now: Instant,
     ) {
-        self.send_icmpv4_error(original.as_slice(), now, |invoking| Icmpv4Repr::DstUnreachable {
-            reason,
-            next_hop_mtu,
-            invoking,
+        self.send_icmpv4_error(original.as_slice(), now, |invoking| {
+            Icmpv4Repr::DstUnreachable {
+                reason,
+                next_hop_mtu,
+                invoking,
+            }
         });
     }
 
@@ -239,18 +280,8 @@ impl Stack {
         reason: Icmpv4TimeExceeded,
         now: Instant,
     ) {
-        self.send_icmpv4_error(original.as_slice(), now, |invoking| Icmpv4Repr::TimeExceeded {
-            reason,
-            invoking,
-        });
-    }
-
-    /// Send ICMPv4 parameter problem about `original`.
-    pub(crate) fn send_icmpv4_param_problem(&mut self, original: &PacketBuffer, pointer: u8, now: Instant) {
-        self.send_icmpv4_error(original.as_slice(), now, |invoking| Icmpv4Repr::ParamProblem {
-            reason: Icmpv4ParamProblem::AtPointer,
-            pointer,
-            invoking,
+        self.send_icmpv4_error(original.as_slice(), now, |invoking| {
+            Icmpv4Repr::TimeExceeded { reason, invoking }
         });
     }
 
@@ -270,7 +301,10 @@ impl Stack {
             || !is_unicast_host_v4(src)
             || dst.is_multicast()
             || dst.is_broadcast()
-            || self.nics.iter().any(|n| n.addrs.is_subnet_broadcast_v4(dst))
+            || self
+                .nics
+                .iter()
+                .any(|n| n.addrs.is_subnet_broadcast_v4(dst))
             || is_icmpv4_error(&view)
         {
             return;
@@ -289,7 +323,13 @@ impl Stack {
 
     /// Send an ICMPv6 error about `original` (an IPv6 packet received on
     /// NIC `i`).
-    pub(crate) fn send_icmpv6_error(&mut self, i: usize, original: &PacketBuffer, err: Icmpv6Error, now: Instant) {
+    pub(crate) fn send_icmpv6_error(
+        &mut self,
+        i: usize,
+        original: &PacketBuffer,
+        err: Icmpv6Error,
+        now: Instant,
+    ) {
         let original = original.as_slice();
         let Ok(view) = Ipv6Packet::new_checked(original) else {
             return;
@@ -300,7 +340,8 @@ impl Stack {
         // packet too big and parameter problem code 2.
         let group_ok = matches!(
             err,
-            Icmpv6Error::PacketTooBig(_) | Icmpv6Error::ParamProblem(Icmpv6ParamProblem::UnrecognizedOption, _)
+            Icmpv6Error::PacketTooBig(_)
+                | Icmpv6Error::ParamProblem(Icmpv6ParamProblem::UnrecognizedOption, _)
         );
         if src.is_unspecified()
             || src.is_multicast()
@@ -324,7 +365,10 @@ impl Stack {
                 invoking,
             },
         };
-        if self.send_icmpv6(None, IpAddr::V6(src), &repr, Some(i), now).is_ok() {
+        if self
+            .send_icmpv6(None, IpAddr::V6(src), &repr, Some(i), now)
+            .is_ok()
+        {
             self.stats.icmp_errors_sent += 1;
         }
     }
@@ -356,7 +400,13 @@ impl Stack {
     /// (neighbor resolution failed) that the destination is unreachable.
     pub(crate) fn send_unreachable_for(&mut self, i: usize, pkt: &PacketBuffer, now: Instant) {
         match pkt.as_slice().first().map(|b| b >> 4) {
-            Some(4) => self.send_icmpv4_dst_unreachable(i, pkt, Icmpv4DstUnreachable::HostUnreachable, 0, now),
+            Some(4) => self.send_icmpv4_dst_unreachable(
+                i,
+                pkt,
+                Icmpv4DstUnreachable::HostUnreachable,
+                0,
+                now,
+            ),
             Some(6) => self.send_icmpv6_error(
                 i,
                 pkt,
@@ -378,8 +428,27 @@ impl Stack {
         now: Instant,
     ) -> Result<(), DropReason> {
         match dst {
-            IpAddr::V4(_) => self.send_icmpv4(None, dst, &Icmpv4Repr::EchoRequest { ident, seq_no, data }, now),
-            IpAddr::V6(_) => self.send_icmpv6(None, dst, &Icmpv6Repr::EchoRequest { ident, seq_no, data }, None, now),
+            IpAddr::V4(_) => self.send_icmpv4(
+                None,
+                dst,
+                &Icmpv4Repr::EchoRequest {
+                    ident,
+                    seq_no,
+                    data,
+                },
+                now,
+            ),
+            IpAddr::V6(_) => self.send_icmpv6(
+                None,
+                dst,
+                &Icmpv6Repr::EchoRequest {
+                    ident,
+                    seq_no,
+                    data,
+                },
+                None,
+                now,
+            ),
         }
     }
 }
@@ -410,7 +479,9 @@ fn is_icmpv6_error(original: &[u8]) -> bool {
     let Ok(chain) = walk_ext_headers(view.next_header(), view.payload(), false) else {
         return false;
     };
-    if chain.upper_protocol != IpProtocol::Icmpv6 || chain.fragment.is_some_and(|(_, f)| f.frag_offset != 0) {
+    if chain.upper_protocol != IpProtocol::Icmpv6
+        || chain.fragment.is_some_and(|(_, f)| f.frag_offset != 0)
+    {
         return false;
     }
     match view.payload().get(chain.upper_offset) {
@@ -435,7 +506,11 @@ fn quoted_tuple(invoking: &[u8]) -> Option<(IpProtocol, SocketAddr, SocketAddr)>
             let proto = IpProtocol::from(invoking[9]);
             let sport = u16::from_be_bytes([l4[0], l4[1]]);
             let dport = u16::from_be_bytes([l4[2], l4[3]]);
-            Some((proto, SocketAddr::new(src.into(), sport), SocketAddr::new(dst.into(), dport)))
+            Some((
+                proto,
+                SocketAddr::new(src.into(), sport),
+                SocketAddr::new(dst.into(), dport),
+            ))
         }
         6 => {
             if invoking.len() < 40 {
@@ -445,7 +520,8 @@ fn quoted_tuple(invoking: &[u8]) -> Option<(IpProtocol, SocketAddr, SocketAddr)>
             let mut d = [0u8; 16];
             s.copy_from_slice(&invoking[8..24]);
             d.copy_from_slice(&invoking[24..40]);
-            let chain = walk_ext_headers(IpProtocol::from(invoking[6]), &invoking[40..], false).ok()?;
+            let chain =
+                walk_ext_headers(IpProtocol::from(invoking[6]), &invoking[40..], false).ok()?;
             let l4 = invoking.get(40 + chain.upper_offset..40 + chain.upper_offset + 4)?;
             let sport = u16::from_be_bytes([l4[0], l4[1]]);
             let dport = u16::from_be_bytes([l4[2], l4[3]]);

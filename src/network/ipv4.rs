@@ -27,8 +27,12 @@ const ALL_HOSTS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 1);
 impl Stack {
     /// Receive an IPv4 packet on NIC `i` (Ethernet header already pulled).
     pub(crate) fn process_ipv4(&mut self, i: usize, mut pkt: PacketBuffer, now: Instant) {
-        let verify = !self.nics[i].caps.contains(Capabilities::RX_CHECKSUM_OFFLOAD);
-        let repr = match Ipv4Packet::new_checked(pkt.as_slice()).and_then(|p| Ipv4Repr::parse(&p, verify)) {
+        let verify = !self.nics[i]
+            .caps
+            .contains(Capabilities::RX_CHECKSUM_OFFLOAD);
+        let repr = match Ipv4Packet::new_checked(pkt.as_slice())
+            .and_then(|p| Ipv4Repr::parse(&p, verify))
+        {
             Ok(r) => r,
             Err(WireError::Checksum) => return self.drop_packet(DropReason::Ipv4BadChecksum),
             Err(_) => return self.drop_packet(DropReason::Ipv4Malformed),
@@ -119,7 +123,9 @@ impl Stack {
             src: IpAddr::V4(src),
             dst: IpAddr::V4(dst),
             l4_offset,
-            dst_is_group: dst.is_broadcast() || dst.is_multicast() || nic.addrs.is_subnet_broadcast_v4(dst),
+            dst_is_group: dst.is_broadcast()
+                || dst.is_multicast()
+                || nic.addrs.is_subnet_broadcast_v4(dst),
         };
         self.stats.ip_delivered += 1;
         let raw_taken = self.deliver_to_raw(i, &pkt, false, proto);
@@ -131,7 +137,13 @@ impl Stack {
             _ => {
                 self.drop_packet(DropReason::UnknownProtocol);
                 if !info.dst_is_group {
-                    self.send_icmpv4_dst_unreachable(i, &pkt, Icmpv4DstUnreachable::ProtoUnreachable, 0, now);
+                    self.send_icmpv4_dst_unreachable(
+                        i,
+                        &pkt,
+                        Icmpv4DstUnreachable::ProtoUnreachable,
+                        0,
+                        now,
+                    );
                 }
             }
         }

@@ -80,14 +80,15 @@ impl Stack {
             return self.drop_packet(DropReason::Ipv6Malformed);
         };
         let (src, dst) = (view.src_addr(), view.dst_addr());
-        let mut chain = match walk_ext_headers(view.next_header(), view.payload(), dst.is_multicast()) {
-            Ok(c) => c,
-            Err(ExtHeaderError::ParamProblem { code, pointer }) => {
-                self.drop_packet(DropReason::Ipv6ExtHeaderMalformed);
-                return self.send_icmpv6_param_problem(i, &pkt, code, pointer, now);
-            }
-            Err(_) => return self.drop_packet(DropReason::Ipv6ExtHeaderMalformed),
-        };
+        let mut chain =
+            match walk_ext_headers(view.next_header(), view.payload(), dst.is_multicast()) {
+                Ok(c) => c,
+                Err(ExtHeaderError::ParamProblem { code, pointer }) => {
+                    self.drop_packet(DropReason::Ipv6ExtHeaderMalformed);
+                    return self.send_icmpv6_param_problem(i, &pkt, code, pointer, now);
+                }
+                Err(_) => return self.drop_packet(DropReason::Ipv6ExtHeaderMalformed),
+            };
         if let Some((frag_at, frag)) = chain.fragment {
             // RFC 8200 4.5: the unfragmentable part is everything up to the
             // fragment header; the fragmentable part follows it.
@@ -123,7 +124,8 @@ impl Stack {
                         // Splice out the fragment header: the unfragmentable
                         // part's last next-header field now names what the
                         // fragment header did (RFC 8200 4.5 reassembly).
-                        if let Err(r) = finish_v6_reassembly(&mut pkt, unfrag_len, frag.next_header) {
+                        if let Err(r) = finish_v6_reassembly(&mut pkt, unfrag_len, frag.next_header)
+                        {
                             return self.drop_packet(r);
                         }
                         self.stats.reassembled += 1;
@@ -194,7 +196,8 @@ fn finish_v6_reassembly(
     while at < frag_hdr_at {
         match nh {
             IpProtocol::HopByHop | IpProtocol::Ipv6Route | IpProtocol::Ipv6Opts => {
-                let len = (usize::from(*data.get(at + 1).ok_or(DropReason::FragmentMalformed)?) + 1) * 8;
+                let len =
+                    (usize::from(*data.get(at + 1).ok_or(DropReason::FragmentMalformed)?) + 1) * 8;
                 field = at;
                 nh = IpProtocol::from(data[at]);
                 at += len;

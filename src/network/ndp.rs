@@ -43,12 +43,15 @@ impl Stack {
             return self.drop_packet(DropReason::NdpInvalid);
         }
         match nd {
-            NdiscRepr::NeighborSolicit { target_addr, lladdr } => {
-                self.process_neighbor_solicit(i, src, dst, target_addr, lladdr, now)
-            }
-            NdiscRepr::NeighborAdvert { flags, target_addr, lladdr } => {
-                self.process_neighbor_advert(i, dst, flags, target_addr, lladdr, now)
-            }
+            NdiscRepr::NeighborSolicit {
+                target_addr,
+                lladdr,
+            } => self.process_neighbor_solicit(i, src, dst, target_addr, lladdr, now),
+            NdiscRepr::NeighborAdvert {
+                flags,
+                target_addr,
+                lladdr,
+            } => self.process_neighbor_advert(i, dst, flags, target_addr, lladdr, now),
             NdiscRepr::RouterAdvert { lladdr, .. } => {
                 // RFC 4861 6.1.2: the source must be link-local.
                 if !crate::stack::address::is_link_local_v6(&src) {
@@ -141,12 +144,21 @@ impl Stack {
             override_: flags.override_(),
             router: flags.router(),
         };
-        let released = self.nics[i].ndp.handle_advertisement(target, lladdr, f, now);
+        let released = self.nics[i]
+            .ndp
+            .handle_advertisement(target, lladdr, f, now);
         self.release_parked(i, IpAddr::V6(target), released);
     }
 
     /// Send a neighbor advertisement for our address `target` to `to`.
-    fn dispatch_neighbor_advert(&mut self, i: usize, target: Ipv6Addr, to: Ipv6Addr, solicited: bool, now: Instant) {
+    fn dispatch_neighbor_advert(
+        &mut self,
+        i: usize,
+        target: Ipv6Addr,
+        to: Ipv6Addr,
+        solicited: bool,
+        now: Instant,
+    ) {
         let mut flags = NdiscNeighborFlags::OVERRIDE;
         if solicited {
             flags |= NdiscNeighborFlags::SOLICITED;
@@ -159,7 +171,13 @@ impl Stack {
             target_addr: target,
             lladdr: Some(self.nics[i].mac),
         });
-        if let Err(r) = self.send_icmpv6(Some(IpAddr::V6(target)), IpAddr::V6(to), &repr, Some(i), now) {
+        if let Err(r) = self.send_icmpv6(
+            Some(IpAddr::V6(target)),
+            IpAddr::V6(to),
+            &repr,
+            Some(i),
+            now,
+        ) {
             self.drop_packet(r);
         }
     }
@@ -177,7 +195,11 @@ impl Stack {
         let Some(src) = nic.addrs.primary_v6(Some(&target)) else {
             return self.drop_packet(DropReason::SendFailed);
         };
-        let dst = if unicast.is_some() { target } else { solicited_node(&target) };
+        let dst = if unicast.is_some() {
+            target
+        } else {
+            solicited_node(&target)
+        };
         let repr = Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit {
             target_addr: target,
             lladdr: Some(nic.mac),
@@ -201,7 +223,11 @@ impl Stack {
         use crate::wire::ipv6::{Ipv6Packet, Ipv6Repr};
         let IpAddr::V6(s) = src else { return };
         let mut pkt = PacketBuffer::new(self.l4_headroom(), repr.buffer_len());
-        repr.emit(&s, &dst, &mut Icmpv6Packet::new_unchecked(pkt.append(repr.buffer_len())));
+        repr.emit(
+            &s,
+            &dst,
+            &mut Icmpv6Packet::new_unchecked(pkt.append(repr.buffer_len())),
+        );
         let ip = Ipv6Repr {
             src_addr: s,
             dst_addr: dst,
@@ -244,7 +270,10 @@ impl Stack {
                     self.nics[i].dad.remove(k);
                     self.nics[i].addrs.confirm_v6(probe.addr);
                     let nic = self.nics[i].id;
-                    self.events.push_back(StackEvent::DadSucceeded { nic, addr: probe.addr });
+                    self.events.push_back(StackEvent::DadSucceeded {
+                        nic,
+                        addr: probe.addr,
+                    });
                 }
             }
         }
@@ -255,6 +284,7 @@ impl Stack {
         nic.dad.retain(|d| d.addr != addr);
         nic.addrs.remove_v6(addr);
         let id = nic.id;
-        self.events.push_back(StackEvent::DadFailed { nic: id, addr });
+        self.events
+            .push_back(StackEvent::DadFailed { nic: id, addr });
     }
 }

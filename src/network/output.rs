@@ -79,8 +79,12 @@ impl Stack {
                 s
             }
             None => match dst {
-                IpAddr::V4(d) => IpAddr::V4(n.addrs.primary_v4(Some(d)).ok_or(DropReason::SendFailed)?),
-                IpAddr::V6(d) => IpAddr::V6(n.addrs.primary_v6(Some(&d)).ok_or(DropReason::SendFailed)?),
+                IpAddr::V4(d) => {
+                    IpAddr::V4(n.addrs.primary_v4(Some(d)).ok_or(DropReason::SendFailed)?)
+                }
+                IpAddr::V6(d) => {
+                    IpAddr::V6(n.addrs.primary_v6(Some(&d)).ok_or(DropReason::SendFailed)?)
+                }
             },
         };
         Ok(OutRoute {
@@ -160,7 +164,13 @@ impl Stack {
     /// Send an IP packet (header included) out of NIC `i` towards
     /// `next_hop`, cutting it to the MTU first: software GSO when it carries
     /// GSO metadata, else fragmentation (IPv4 without DF; IPv6 at the source).
-    pub(crate) fn output_ip(&mut self, i: usize, next_hop: IpAddr, mut pkt: PacketBuffer, now: Instant) {
+    pub(crate) fn output_ip(
+        &mut self,
+        i: usize,
+        next_hop: IpAddr,
+        mut pkt: PacketBuffer,
+        now: Instant,
+    ) {
         let mtu = self.nics[i].mtu;
         if pkt.len() <= mtu {
             pkt.gso = None;
@@ -279,8 +289,16 @@ impl Stack {
 
     /// Find the next hop's MAC and queue the frame, or park the packet in
     /// the neighbor cache and solicit (RFC 826, RFC 4861 7.2.2).
-    pub(crate) fn resolve_and_queue(&mut self, i: usize, next_hop: IpAddr, pkt: PacketBuffer, now: Instant) {
-        let needs_resolution = self.nics[i].caps.contains(Capabilities::RESOLUTION_REQUIRED);
+    pub(crate) fn resolve_and_queue(
+        &mut self,
+        i: usize,
+        next_hop: IpAddr,
+        pkt: PacketBuffer,
+        now: Instant,
+    ) {
+        let needs_resolution = self.nics[i]
+            .caps
+            .contains(Capabilities::RESOLUTION_REQUIRED);
         match next_hop {
             IpAddr::V4(a) => {
                 let mac = if a.is_broadcast() || self.nics[i].addrs.is_subnet_broadcast_v4(a) {
@@ -323,7 +341,9 @@ impl Stack {
                     self.dispatch_arp_request(i, a, None);
                 }
             }
-            Enqueued::Resolved { packet, mac } => self.dispatch_ethernet(i, packet, mac, EtherType::Ipv4),
+            Enqueued::Resolved { packet, mac } => {
+                self.dispatch_ethernet(i, packet, mac, EtherType::Ipv4)
+            }
             Enqueued::Dropped { reason, .. } => self.drop_packet(reason),
         }
     }
@@ -338,13 +358,20 @@ impl Stack {
                     self.dispatch_neighbor_solicitation(i, a, None);
                 }
             }
-            Enqueued::Resolved { packet, mac } => self.dispatch_ethernet(i, packet, mac, EtherType::Ipv6),
+            Enqueued::Resolved { packet, mac } => {
+                self.dispatch_ethernet(i, packet, mac, EtherType::Ipv6)
+            }
             Enqueued::Dropped { reason, .. } => self.drop_packet(reason),
         }
     }
 
     /// Transmit packets the neighbor cache released once `mac` was learned.
-    pub(crate) fn release_parked(&mut self, i: usize, addr: IpAddr, released: Released<PacketBuffer>) {
+    pub(crate) fn release_parked(
+        &mut self,
+        i: usize,
+        addr: IpAddr,
+        released: Released<PacketBuffer>,
+    ) {
         let Some(mac) = released.mac else { return };
         if !released.packets.is_empty() {
             self.neighbor_learned(i, addr, mac);
@@ -415,7 +442,10 @@ impl Stack {
     }
 }
 
-fn due<A: Copy + Eq + core::hash::Hash + core::fmt::Debug, P>(c: &NeighborCache<A, P>, now: Instant) -> bool {
+fn due<A: Copy + Eq + core::hash::Hash + core::fmt::Debug, P>(
+    c: &NeighborCache<A, P>,
+    now: Instant,
+) -> bool {
     c.poll_at().is_some_and(|t| t <= now)
 }
 

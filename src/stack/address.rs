@@ -189,18 +189,18 @@ impl AddressSet {
     /// Whether `a` is the solicited-node multicast group (RFC 4291 2.7.1)
     /// of one of our IPv6 addresses (tentative included, for DAD).
     pub fn is_solicited_node_v6(&self, a: &Ipv6Addr) -> bool {
-        self.v6
-            .iter()
-            .any(|e| solicited_node(&e.net.addr()) == *a)
+        self.v6.iter().any(|e| solicited_node(&e.net.addr()) == *a)
     }
 
     /// The primary IPv4 source address, preferring one on the same subnet
     /// as `dst` when there is one.
     pub fn primary_v4(&self, dst: Option<Ipv4Addr>) -> Option<Ipv4Addr> {
         if let Some(d) = dst {
-            if let Some(e) = self.v4.iter().find(|e| {
-                e.behavior != PrimaryEndpointBehavior::NeverPrimary && e.net.contains(&d)
-            }) {
+            if let Some(e) = self
+                .v4
+                .iter()
+                .find(|e| e.behavior != PrimaryEndpointBehavior::NeverPrimary && e.net.contains(&d))
+            {
                 return Some(e.net.addr());
             }
         }
@@ -213,16 +213,15 @@ impl AddressSet {
     pub fn primary_v6(&self, dst: Option<&Ipv6Addr>) -> Option<Ipv6Addr> {
         let usable = |e: &AddressEntry<Ipv6Net>| e.state == AddressState::Permanent;
         let want_ll = dst.is_some_and(|d| is_link_local_v6(d) || d.is_multicast());
-        primary(&self.v6, |e| usable(e) && is_link_local_v6(&e.net.addr()) == want_ll)
-            .or_else(|| primary(&self.v6, usable))
-            .map(|n| n.addr())
+        primary(&self.v6, |e| {
+            usable(e) && is_link_local_v6(&e.net.addr()) == want_ll
+        })
+        .or_else(|| primary(&self.v6, usable))
+        .map(|n| n.addr())
     }
 }
 
-fn primary<N: Copy>(
-    list: &[AddressEntry<N>],
-    ok: impl Fn(&AddressEntry<N>) -> bool,
-) -> Option<N> {
+fn primary<N: Copy>(list: &[AddressEntry<N>], ok: impl Fn(&AddressEntry<N>) -> bool) -> Option<N> {
     list.iter()
         .rev()
         .find(|e| e.behavior == PrimaryEndpointBehavior::FirstPrimary && ok(e))
@@ -282,18 +281,27 @@ mod tests {
     #[test]
     fn primary_selection_follows_behaviour() {
         let mut s = AddressSet::default();
-        s.add_v4("198.18.0.1/24".parse().unwrap(), PrimaryEndpointBehavior::CanBePrimary)
-            .unwrap();
-        s.add_v4("198.18.1.1/24".parse().unwrap(), PrimaryEndpointBehavior::NeverPrimary)
-            .unwrap();
+        s.add_v4(
+            "198.18.0.1/24".parse().unwrap(),
+            PrimaryEndpointBehavior::CanBePrimary,
+        )
+        .unwrap();
+        s.add_v4(
+            "198.18.1.1/24".parse().unwrap(),
+            PrimaryEndpointBehavior::NeverPrimary,
+        )
+        .unwrap();
         assert_eq!(s.primary_v4(None), Some(Ipv4Addr::new(198, 18, 0, 1)));
         // NeverPrimary is not used even for its own subnet.
         assert_eq!(
             s.primary_v4(Some(Ipv4Addr::new(198, 18, 1, 9))),
             Some(Ipv4Addr::new(198, 18, 0, 1))
         );
-        s.add_v4("198.18.2.1/24".parse().unwrap(), PrimaryEndpointBehavior::FirstPrimary)
-            .unwrap();
+        s.add_v4(
+            "198.18.2.1/24".parse().unwrap(),
+            PrimaryEndpointBehavior::FirstPrimary,
+        )
+        .unwrap();
         assert_eq!(s.primary_v4(None), Some(Ipv4Addr::new(198, 18, 2, 1)));
         assert_eq!(
             s.add_v4("198.18.0.1/16".parse().unwrap(), Default::default()),

@@ -385,7 +385,13 @@ impl Stack {
 
     /// Assign an address (IPv4 or IPv6, no DAD) and its connected route.
     pub fn add_address(&mut self, id: NicId, net: IpNet) -> Result<(), StackError> {
-        self.add_address_with(id, net, PrimaryEndpointBehavior::CanBePrimary, false, Instant::ZERO)
+        self.add_address_with(
+            id,
+            net,
+            PrimaryEndpointBehavior::CanBePrimary,
+            false,
+            Instant::ZERO,
+        )
     }
 
     /// Assign an address with a primary behaviour; for IPv6 with `dad` the
@@ -435,11 +441,21 @@ impl Stack {
         let nic = self.nic_mut(id)?;
         let (removed, net) = match addr {
             IpAddr::V4(a) => {
-                let net = nic.addrs.v4().iter().find(|e| e.net.addr() == a).map(|e| IpNet::V4(e.net));
+                let net = nic
+                    .addrs
+                    .v4()
+                    .iter()
+                    .find(|e| e.net.addr() == a)
+                    .map(|e| IpNet::V4(e.net));
                 (nic.addrs.remove_v4(a), net)
             }
             IpAddr::V6(a) => {
-                let net = nic.addrs.v6().iter().find(|e| e.net.addr() == a).map(|e| IpNet::V6(e.net));
+                let net = nic
+                    .addrs
+                    .v6()
+                    .iter()
+                    .find(|e| e.net.addr() == a)
+                    .map(|e| IpNet::V6(e.net));
                 nic.dad.retain(|d| d.addr != a);
                 (nic.addrs.remove_v6(a), net)
             }

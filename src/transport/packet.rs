@@ -68,14 +68,20 @@ impl Stack {
         }
     }
 
-    pub(crate) fn deliver_to_packet_endpoints(&mut self, nic: usize, frame: &PacketBuffer, dir: PacketDirection) {
+    pub(crate) fn deliver_to_packet_endpoints(
+        &mut self,
+        nic: usize,
+        frame: &PacketBuffer,
+        dir: PacketDirection,
+    ) {
         for k in 0..self.nics[nic].packet_endpoints.len() {
             let h = self.nics[nic].packet_endpoints[k];
             if let Some(ep) = self.packet.get_mut(h) {
                 if ep.rx.len() >= ep.rx_limit {
                     ep.dropped += 1;
                 } else {
-                    ep.rx.push_back((dir, PacketBuffer::from_slice(0, frame.as_slice())));
+                    ep.rx
+                        .push_back((dir, PacketBuffer::from_slice(0, frame.as_slice())));
                 }
             }
         }

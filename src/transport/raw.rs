@@ -90,7 +90,13 @@ impl Stack {
     /// endpoint's protocol; the stack builds the IP header. The ICMPv6
     /// checksum is filled in by the stack (RFC 3542 3.1), others are the
     /// caller's.
-    pub fn raw_send(&mut self, h: Handle, dst: IpAddr, payload: &[u8], now: Instant) -> Result<(), RawError> {
+    pub fn raw_send(
+        &mut self,
+        h: Handle,
+        dst: IpAddr,
+        payload: &[u8],
+        now: Instant,
+    ) -> Result<(), RawError> {
         let ep = self.raw.get(h).ok_or(RawError::UnknownHandle)?;
         let (family, protocol) = (ep.family, ep.protocol);
         if (family == IpFamily::V4) != dst.is_ipv4() {
@@ -99,12 +105,16 @@ impl Stack {
         if payload.len() > usize::from(u16::MAX) - 60 {
             return Err(RawError::MessageTooLong);
         }
-        let route = self.route_output(None, dst, None).map_err(|_| RawError::NoRoute)?;
+        let route = self
+            .route_output(None, dst, None)
+            .map_err(|_| RawError::NoRoute)?;
         let mut pkt = PacketBuffer::from_slice(self.l4_headroom(), payload);
         if protocol == IpProtocol::Icmpv6 {
-            if let (IpAddr::V6(s), IpAddr::V6(d), Ok(mut v)) =
-                (route.src, route.dst, Icmpv6Packet::new_checked(pkt.as_mut_slice()))
-            {
+            if let (IpAddr::V6(s), IpAddr::V6(d), Ok(mut v)) = (
+                route.src,
+                route.dst,
+                Icmpv6Packet::new_checked(pkt.as_mut_slice()),
+            ) {
                 v.fill_checksum(&s, &d);
             }
         }
@@ -120,7 +130,13 @@ impl Stack {
 
     /// Give a copy of a locally delivered packet to every raw endpoint of
     /// its protocol. Returns whether any endpoint took it.
-    pub(crate) fn deliver_to_raw(&mut self, nic: usize, pkt: &PacketBuffer, v6: bool, proto: IpProtocol) -> bool {
+    pub(crate) fn deliver_to_raw(
+        &mut self,
+        nic: usize,
+        pkt: &PacketBuffer,
+        v6: bool,
+        proto: IpProtocol,
+    ) -> bool {
         if self.raw_by_proto.is_empty() {
             return false;
         }
@@ -132,13 +148,16 @@ impl Stack {
             if p != proto {
                 continue;
             }
-            let Some(ep) = self.raw.get_mut(h) else { continue };
+            let Some(ep) = self.raw.get_mut(h) else {
+                continue;
+            };
             if ep.family != family {
                 continue;
             }
             taken = true;
             if ep.rx.len() >= ep.rx_limit {
-                self.drops.count(crate::stack::DropReason::EndpointQueueFull);
+                self.drops
+                    .count(crate::stack::DropReason::EndpointQueueFull);
                 continue;
             }
             ep.rx.push_back(RawPacket {

@@ -125,7 +125,10 @@ impl Stack {
         } else {
             let id = self.udp.get(h).map(|e| e.id);
             match id {
-                Some(id) => self.demux.register(IpProtocol::Udp, id, h).map_err(|_| UdpError::AddressInUse),
+                Some(id) => self
+                    .demux
+                    .register(IpProtocol::Udp, id, h)
+                    .map_err(|_| UdpError::AddressInUse),
                 None => Err(UdpError::UnknownHandle),
             }
         };
@@ -168,10 +171,11 @@ impl Stack {
         let old = self.udp.get(h).ok_or(UdpError::UnknownHandle)?.id;
         let local_addr = match old.local_addr {
             Some(a) => a,
-            None => self
-                .route_output(None, remote.ip(), None)
-                .map_err(|_| UdpError::NoRoute)?
-                .src,
+            None => {
+                self.route_output(None, remote.ip(), None)
+                    .map_err(|_| UdpError::NoRoute)?
+                    .src
+            }
         };
         if local_addr.is_ipv4() != remote.is_ipv4() {
             return Err(UdpError::AddressFamilyMismatch);
@@ -197,13 +201,21 @@ impl Stack {
     /// The local address and port of an endpoint.
     pub fn udp_local_addr(&self, h: Handle) -> Option<SocketAddr> {
         self.udp.get(h).map(|e| {
-            let ip = e.id.local_addr.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            let ip =
+                e.id.local_addr
+                    .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
             SocketAddr::new(ip, e.id.local_port)
         })
     }
 
     /// Send a datagram to `dst`.
-    pub fn udp_send_to(&mut self, h: Handle, payload: &[u8], dst: SocketAddr, now: Instant) -> Result<(), UdpError> {
+    pub fn udp_send_to(
+        &mut self,
+        h: Handle,
+        payload: &[u8],
+        dst: SocketAddr,
+        now: Instant,
+    ) -> Result<(), UdpError> {
         if payload.len() > usize::from(u16::MAX) - HEADER_LEN - 40 {
             return Err(UdpError::MessageTooLong);
         }
@@ -331,7 +343,10 @@ impl Stack {
 
     /// Receive a UDP datagram addressed to us.
     pub(crate) fn process_udp(&mut self, info: L4Info, mut pkt: PacketBuffer, now: Instant) {
-        let verify = !pkt.csum_verified && !self.nics[info.nic].caps.contains(Capabilities::RX_CHECKSUM_OFFLOAD);
+        let verify = !pkt.csum_verified
+            && !self.nics[info.nic]
+                .caps
+                .contains(Capabilities::RX_CHECKSUM_OFFLOAD);
         let data = &pkt.as_slice()[info.l4_offset..];
         let (repr, len) = match UdpPacket::new_checked(data) {
             Ok(view) => match UdpRepr::parse(&view, &info.src, &info.dst, verify) {
@@ -341,10 +356,13 @@ impl Stack {
             },
             Err(_) => return self.drop_packet(DropReason::UdpMalformed),
         };
-        match self
-            .demux
-            .lookup(IpProtocol::Udp, info.dst, repr.dst_port, info.src, repr.src_port)
-        {
+        match self.demux.lookup(
+            IpProtocol::Udp,
+            info.dst,
+            repr.dst_port,
+            info.src,
+            repr.src_port,
+        ) {
             Lookup::Found(h) => {
                 let Some(ep) = self.udp.get_mut(h) else {
                     return self.drop_packet(DropReason::NoListener);
@@ -381,7 +399,9 @@ impl Stack {
                         IpAddr::V6(_) => self.send_icmpv6_error(
                             info.nic,
                             &pkt,
-                            crate::network::icmp::Icmpv6Error::DstUnreachable(Icmpv6DstUnreachable::PortUnreachable),
+                            crate::network::icmp::Icmpv6Error::DstUnreachable(
+                                Icmpv6DstUnreachable::PortUnreachable,
+                            ),
                             now,
                         ),
                     }
@@ -391,13 +411,21 @@ impl Stack {
     }
 
     /// Deliver an ICMP error about a datagram we sent from `local` to `remote`.
-    pub(crate) fn udp_control(&mut self, local: SocketAddr, remote: SocketAddr, event: ControlEvent) {
+    pub(crate) fn udp_control(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        event: ControlEvent,
+    ) {
         // The quoted datagram went from us to the remote: look it up as if
         // the remote had sent to us.
-        if let Lookup::Found(h) =
-            self.demux
-                .lookup(IpProtocol::Udp, local.ip(), local.port(), remote.ip(), remote.port())
-        {
+        if let Lookup::Found(h) = self.demux.lookup(
+            IpProtocol::Udp,
+            local.ip(),
+            local.port(),
+            remote.ip(),
+            remote.port(),
+        ) {
             if let Some(ep) = self.udp.get_mut(h) {
                 if ep.errors.len() < 64 {
                     ep.errors.push_back(event);

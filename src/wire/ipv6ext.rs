@@ -458,6 +458,10 @@ pub struct Ipv6ExtChain {
     pub upper_offset: usize,
     /// The last fragment header seen: its offset within the payload and its value.
     pub fragment: Option<(usize, Ipv6FragmentRepr)>,
+    /// Offset from the start of the IPv6 header of the next-header field
+    /// that names `upper_protocol` (the pointer of an RFC 8200 4
+    /// "unrecognized Next Header" parameter problem).
+    pub next_header_field: usize,
 }
 
 /// Why [`walk_ext_headers`] rejected a packet.
@@ -621,6 +625,7 @@ pub fn walk_ext_headers(
                         upper_protocol: next,
                         upper_offset: offset,
                         fragment,
+                        next_header_field: next_field,
                     });
                 }
             }
@@ -630,6 +635,7 @@ pub fn walk_ext_headers(
                     upper_protocol: upper,
                     upper_offset: offset,
                     fragment,
+                    next_header_field: next_field,
                 })
             }
         }
@@ -887,6 +893,7 @@ mod tests {
             upper_protocol: IpProtocol::Ipv6NoNxt,
             upper_offset: 8,
             fragment: None,
+            next_header_field: 40,
         });
         let pp = Err(ExtHeaderError::ParamProblem {
             code: 2,

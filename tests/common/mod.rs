@@ -104,7 +104,11 @@ pub fn icmp_seen(s: &mut Stack, h: Handle) -> Vec<IcmpSeen> {
                 let ip = Ipv4Packet::new_checked(b).expect("ipv4");
                 let icmp = Icmpv4Packet::new_checked(ip.payload()).expect("icmpv4");
                 let echo = match Icmpv4Repr::parse(&icmp) {
-                    Ok(Icmpv4Repr::EchoReply { ident, seq_no, data }) => Some((ident, seq_no, data.to_vec())),
+                    Ok(Icmpv4Repr::EchoReply {
+                        ident,
+                        seq_no,
+                        data,
+                    }) => Some((ident, seq_no, data.to_vec())),
                     _ => None,
                 };
                 out.push(IcmpSeen {
@@ -119,7 +123,11 @@ pub fn icmp_seen(s: &mut Stack, h: Handle) -> Vec<IcmpSeen> {
                 let (src, dst) = (ip.src_addr(), ip.dst_addr());
                 let icmp = Icmpv6Packet::new_checked(ip.payload()).expect("icmpv6");
                 let echo = match Icmpv6Repr::parse(&src, &dst, &icmp) {
-                    Ok(Icmpv6Repr::EchoReply { ident, seq_no, data }) => Some((ident, seq_no, data.to_vec())),
+                    Ok(Icmpv6Repr::EchoReply {
+                        ident,
+                        seq_no,
+                        data,
+                    }) => Some((ident, seq_no, data.to_vec())),
                     _ => None,
                 };
                 out.push(IcmpSeen {

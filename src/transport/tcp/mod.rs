@@ -17,14 +17,25 @@ use crate::wire::{Error as WireError, IpProtocol};
 impl Stack {
     /// Receive a TCP segment addressed to us.
     pub(crate) fn process_tcp(&mut self, info: L4Info, pkt: PacketBuffer, now: Instant) {
-        let verify = !pkt.csum_verified && !self.nics[info.nic].caps.contains(Capabilities::RX_CHECKSUM_OFFLOAD);
+        let verify = !pkt.csum_verified
+            && !self.nics[info.nic]
+                .caps
+                .contains(Capabilities::RX_CHECKSUM_OFFLOAD);
         let data = &pkt.as_slice()[info.l4_offset..];
-        let repr = match TcpPacket::new_checked(data).and_then(|p| TcpRepr::parse(&p, &info.src, &info.dst, verify)) {
+        let repr = match TcpPacket::new_checked(data)
+            .and_then(|p| TcpRepr::parse(&p, &info.src, &info.dst, verify))
+        {
             Ok(r) => r,
             Err(WireError::Checksum) => return self.drop_packet(DropReason::TcpBadChecksum),
             Err(_) => return self.drop_packet(DropReason::TcpMalformed),
         };
-        match self.demux.lookup(IpProtocol::Tcp, info.dst, repr.dst_port, info.src, repr.src_port) {
+        match self.demux.lookup(
+            IpProtocol::Tcp,
+            info.dst,
+            repr.dst_port,
+            info.src,
+            repr.src_port,
+        ) {
             Lookup::OtherPartition(owner) => self.hand_off(owner, info.nic, pkt),
             // No TCP endpoint can be registered yet, so anything else is a
             // segment for a closed port.
