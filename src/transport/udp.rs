@@ -99,8 +99,9 @@ impl std::error::Error for UdpError {}
 impl Stack {
     // ---- application API -------------------------------------------------
 
-    /// Bind a UDP endpoint to `local` (port 0: an ephemeral port; an
-    /// unspecified address: every local address).
+    /// Bind a UDP endpoint to `local` (port 0: an ephemeral port). An
+    /// unspecified address (`0.0.0.0` or `::`) binds every local address of
+    /// both families, like a Linux dual-stack socket, so the two conflict.
     pub fn udp_bind(&mut self, local: SocketAddr) -> Result<Handle, UdpError> {
         let local_addr = (!local.ip().is_unspecified()).then_some(local.ip());
         if let Some(a) = local_addr {
