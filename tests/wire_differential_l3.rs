@@ -145,7 +145,13 @@ struct V4 {
 fn arb_v4() -> impl Strategy<Value = V4> {
     (
         (any::<[u8; 4]>(), any::<[u8; 4]>(), 0u8..64, 0u8..4),
-        (any::<u16>(), any::<bool>(), any::<bool>(), 0u16..8192, any::<u8>()),
+        (
+            any::<u16>(),
+            any::<bool>(),
+            any::<bool>(),
+            0u16..8192,
+            any::<u8>(),
+        ),
         proptest::sample::select(&RAW_PROTOCOLS[..]),
         (0usize..=10).prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n * 4)),
         proptest::collection::vec(any::<u8>(), 0..64),
@@ -324,7 +330,13 @@ fn arb_v6() -> impl Strategy<Value = V6> {
             }
         });
     (
-        (any::<[u8; 16]>(), any::<[u8; 16]>(), any::<u8>(), any::<u8>(), 0u32..(1 << 20)),
+        (
+            any::<[u8; 16]>(),
+            any::<[u8; 16]>(),
+            any::<u8>(),
+            any::<u8>(),
+            0u32..(1 << 20),
+        ),
         exts,
         proptest::sample::select(&RAW_PROTOCOLS[..]),
         proptest::collection::vec(any::<u8>(), 0..64),
@@ -387,7 +399,7 @@ fn our_exts(e: &Exts, upper: u8) -> (Vec<u8>, u8, Option<usize>) {
             more_frags: m,
             ident,
         };
-        let mut b = vec![0u8; 8];
+        let mut b = [0u8; 8];
         repr.emit(&mut Ipv6FragmentHeader::new_unchecked(&mut b[..]));
         hdrs.push((44, b[2..].to_vec()));
     }
