@@ -399,7 +399,7 @@ fn our_exts(e: &Exts, upper: u8) -> (Vec<u8>, u8, Option<usize>) {
             more_frags: m,
             ident,
         };
-        let mut b = vec![0u8; 8];
+        let mut b = [0u8; 8];
         repr.emit(&mut Ipv6FragmentHeader::new_unchecked(&mut b[..]));
         hdrs.push((44, b[2..].to_vec()));
     }
