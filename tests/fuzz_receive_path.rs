@@ -139,7 +139,8 @@ fn seeded_mutations_never_panic() {
 fn receive_path_never_panics() {
     // bolero wants an unwind-safe closure; a panic fails the test anyway,
     // so the stack is never observed after one.
-    let state = std::panic::AssertUnwindSafe(std::cell::RefCell::new((victim(), Instant::from_secs(1))));
+    let state =
+        std::panic::AssertUnwindSafe(std::cell::RefCell::new((victim(), Instant::from_secs(1))));
     bolero::check!().for_each(|input: &[u8]| {
         let mut st = state.borrow_mut();
         let ((s, h), now) = &mut *st;

@@ -59,6 +59,20 @@ impl Stack {
         };
         let (nic, next_hop) = match (nic_hint, scoped) {
             (Some(n), true) if n < self.nics.len() => (n, dst),
+            // A link-local destination names no NIC by itself (it needs a
+            // scope): use the NIC that already knows the neighbor, or the
+            // only NIC there is.
+            (None, true) if dst.is_ipv6() && !dst_is_multicast(&dst) => {
+                let IpAddr::V6(d) = dst else {
+                    return Err(DropReason::NoRoute);
+                };
+                let known = self.nics.iter().position(|n| n.ndp.get(d).is_some());
+                match (known, self.nics.len()) {
+                    (Some(n), _) => (n, dst),
+                    (None, 1) => (0, dst),
+                    _ => return Err(DropReason::NoRoute),
+                }
+            }
             _ => match self.fib().lookup(dst).map(|r| r.next_hop) {
                 Some(NextHop::Connected { nic }) => (nic.0 as usize, dst),
                 Some(NextHop::Gateway { nic, gateway }) => (nic.0 as usize, gateway),
@@ -442,6 +456,13 @@ impl Stack {
     }
 }
 
+fn dst_is_multicast(a: &IpAddr) -> bool {
+    match a {
+        IpAddr::V4(a) => a.is_multicast(),
+        IpAddr::V6(a) => a.is_multicast(),
+    }
+}
+
 fn due<A: Copy + Eq + core::hash::Hash + core::fmt::Debug, P>(
     c: &NeighborCache<A, P>,
     now: Instant,
@@ -470,7 +491,7 @@ fn copy_flagged_options(options: &[u8], out: &mut Vec<u8>) {
             }
         }
     }
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }

@@ -101,7 +101,14 @@ impl Default for StackConfig {
             icmp_burst: crate::network::rate_limit::DEFAULT_ICMP_BURST,
             reassembly_v4: ReassemblerConfig::ipv4(),
             reassembly_v6: ReassemblerConfig::ipv6(),
-            neighbor: NeighborConfig::default(),
+            // A whole fragment train or GSO batch (a 64 KiB send is 45
+            // segments) must survive resolution, like Linux's 208 KiB
+            // unres_qlen_bytes; the cache's own default (3) suits a host
+            // sending one packet at a time.
+            neighbor: NeighborConfig {
+                queue_limit: 64,
+                ..NeighborConfig::default()
+            },
             udp_rx_queue_len: 1024,
             rx_budget: 64,
             tx_backlog: 4096,
@@ -265,8 +272,8 @@ impl Stack {
             routes: RouteTable::new(),
             drops: DropCounters::default(),
             stats: StackStats::default(),
-            reasm_v4: Reassembler::new(config.reassembly_v4.clone()),
-            reasm_v6: Reassembler::new(config.reassembly_v6.clone()),
+            reasm_v4: Reassembler::new(config.reassembly_v4),
+            reasm_v6: Reassembler::new(config.reassembly_v6),
             icmp_bucket: TokenBucket::new(config.icmp_rate_per_sec, config.icmp_burst),
             demux: Demuxer::new(config.partition.min(partitions - 1), partitions),
             udp: Slab::default(),
