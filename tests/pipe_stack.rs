@@ -628,3 +628,37 @@ fn tcp_to_a_closed_port_is_reset() {
     assert_eq!(b.drops().get(DropReason::NoListener), 1);
     let _ = a.packet_recv(tap);
 }
+
+// ---- software GSO ----------------------------------------------------------
+
+#[test]
+fn udp_segmented_send_is_cut_by_gso_into_one_batch() {
+    let (la, lb) = pipe(1, 2, 1500);
+    let (mut a, na) = host(la, &["198.18.0.1/24", "2001:2::1/64"]);
+    let (mut b, _) = host(lb, &["198.18.0.2/24", "2001:2::2/64"]);
+    let now = Instant::from_secs(1);
+    let payload: Vec<u8> = (0..60_000u32).map(|i| (i % 241) as u8).collect();
+    for (k, dst) in ["198.18.0.2:7", "[2001:2::2]:7"].into_iter().enumerate() {
+        let dst = sock(dst);
+        let srv = b.udp_bind(dst).unwrap();
+        let bind = if dst.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+        let cli = a.udp_bind(sock(bind)).unwrap();
+        let n = a.udp_send_segmented(cli, &payload, 1400, dst, now).unwrap();
+        assert_eq!(n, 43);
+        let batches_before = a.nic(na).unwrap().stats().tx_batches;
+        settle(&mut [&mut a, &mut b], now);
+        let got: Vec<Vec<u8>> = std::iter::from_fn(|| b.udp_recv(srv))
+            .map(|d| d.payload.as_slice().to_vec())
+            .collect();
+        assert_eq!(got.len(), 43, "every segment is its own datagram");
+        assert!(got[..42].iter().all(|d| d.len() == 1400));
+        assert_eq!(got.concat(), payload);
+        assert_eq!(a.stats().gso_packets, k as u64 + 1);
+        assert_eq!(a.stats().gso_segments, 43 * (k as u64 + 1));
+        // The 43 segments left in one write_packets call (plus the
+        // resolution exchange on the first round).
+        let batches = a.nic(na).unwrap().stats().tx_batches - batches_before;
+        assert!(batches <= 2, "{batches} batches");
+    }
+    assert_eq!(a.drops().total() + b.drops().total(), 0);
+}
