@@ -18,3 +18,6 @@ echo "== cargo test (release, all targets)"
 # second, and the end-to-end pipe tests move real traffic volumes.
 cargo test --release --all-targets
 cargo test --release --doc
+
+echo "== cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet

@@ -10,9 +10,9 @@
 //! received it, then the stack, then the link that transmits it. The AF_XDP
 //! link will back buffers with UMEM frames; everything else uses heap storage.
 //!
-//! Growing past the storage never panics: the buffer reallocates (the slow
-//! path, counted by [`PacketBuffer::reallocations`] in tests) so a caller that
-//! mis-sized the headroom loses speed, not correctness.
+//! Growing past the storage never panics: the buffer reallocates (a cold
+//! path) so a caller that mis-sized the headroom loses speed, not
+//! correctness.
 //!
 //! A [`PacketBatch`] is what links read into and write from: `write_packets`
 //! takes packets from the front and leaves the rest with the caller.

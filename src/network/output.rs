@@ -1,6 +1,6 @@
 //! The output path shared by locally originated and forwarded packets:
 //! route selection, IP header, MTU handling (software GSO or fragmentation),
-//! neighbor resolution, and hand-off to [`Stack::dispatch_ethernet`].
+//! neighbor resolution, and hand-off to `Stack::dispatch_ethernet`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
