@@ -13,7 +13,7 @@
 //! (the CLI reads the clock, criterion has its own), so the same setup
 //! serves `valgrind --tool=callgrind` instruction counts.
 
-use crate::link::replay::ReplayLink;
+use crate::link::replay::{FramePool, ReplayLink};
 use crate::stack::{NextHop, Route, Stack, StackConfig};
 use crate::time::Instant;
 use crate::wire::ethernet::{EthernetFrame, EthernetRepr};
@@ -74,8 +74,17 @@ impl Pipeline {
             rx_budget: config.batch.max(1),
             ..StackConfig::default()
         });
-        let n0 = stack.add_nic("in", ReplayLink::new(INGRESS_MAC, 1500, frames));
-        let n1 = stack.add_nic("out", ReplayLink::new(EGRESS_MAC, 1500, Vec::new()));
+        // One pool for both links, like one UMEM shared by a worker's
+        // sockets: forwarded frames return to where the next rx comes from.
+        let pool = FramePool::new();
+        let n0 = stack.add_nic(
+            "in",
+            ReplayLink::with_pool(INGRESS_MAC, 1500, frames, pool.clone()),
+        );
+        let n1 = stack.add_nic(
+            "out",
+            ReplayLink::with_pool(EGRESS_MAC, 1500, Vec::new(), pool),
+        );
         // These literals are valid by construction.
         let ok = |r: Result<(), crate::stack::StackError>| debug_assert!(r.is_ok(), "{r:?}");
         ok(stack.add_address(n0, "198.18.0.254/24".parse().expect("prefix")));

@@ -6,8 +6,14 @@
 //! a link that costs as little as a NIC's DMA: [`ReplayLink::read_packets`]
 //! copies a template frame into a recycled buffer (one memcpy of the frame,
 //! standing in for the DMA write) and [`ReplayLink::write_packets`] takes
-//! every frame, counts it, and returns its storage to the free list. After
-//! warm-up nothing allocates.
+//! every frame, counts it, and returns its storage to a [`FramePool`]. Links
+//! built with the same pool share their frames, the way the AF_XDP sockets
+//! of a worker share one UMEM: a frame received on one link and forwarded
+//! out of another comes back to the pool the first link draws from. After
+//! warm-up nothing allocates; the pool is locked once per batch, not per
+//! frame.
+
+use std::sync::{Arc, Mutex};
 
 use crate::buffer::{PacketBatch, PacketBuffer, DEFAULT_HEADROOM};
 use crate::link::{Capabilities, LinkEndpoint};
@@ -27,6 +33,34 @@ pub struct ReplayStats {
     pub tx_batches: u64,
 }
 
+/// Frame storage shared by the [`ReplayLink`]s of one pipeline.
+#[derive(Debug, Clone, Default)]
+pub struct FramePool {
+    free: Arc<Mutex<Vec<Box<[u8]>>>>,
+}
+
+impl FramePool {
+    /// An empty pool.
+    pub fn new() -> FramePool {
+        FramePool::default()
+    }
+
+    /// Frames currently free in the pool.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no frame is free.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Box<[u8]>>> {
+        // Every update is a single push/pop loop; a poisoned pool is usable.
+        self.free.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// A link that replays template frames and sinks everything written.
 #[derive(Debug)]
 pub struct ReplayLink {
@@ -37,15 +71,26 @@ pub struct ReplayLink {
     next: usize,
     /// Frames still to serve; `u64::MAX` for unlimited.
     remaining: u64,
-    free: Vec<Box<[u8]>>,
+    pool: FramePool,
     frame_size: usize,
     stats: ReplayStats,
 }
 
 impl ReplayLink {
     /// A link with MAC `mac` serving `templates` round-robin (an empty
-    /// list serves nothing).
+    /// list serves nothing), with a pool of its own.
     pub fn new(mac: EthernetAddress, mtu: usize, templates: Vec<Vec<u8>>) -> ReplayLink {
+        ReplayLink::with_pool(mac, mtu, templates, FramePool::new())
+    }
+
+    /// As [`ReplayLink::new`], drawing frames from and returning them to
+    /// `pool`.
+    pub fn with_pool(
+        mac: EthernetAddress,
+        mtu: usize,
+        templates: Vec<Vec<u8>>,
+        pool: FramePool,
+    ) -> ReplayLink {
         let longest = templates.iter().map(Vec::len).max().unwrap_or(0);
         ReplayLink {
             mac,
@@ -54,8 +99,10 @@ impl ReplayLink {
             templates,
             next: 0,
             remaining: u64::MAX,
-            free: Vec::new(),
-            frame_size: DEFAULT_HEADROOM + longest.max(mtu + 18),
+            pool,
+            // Every link of a pool must agree on the frame size: size for
+            // the largest frame any of them can carry.
+            frame_size: DEFAULT_HEADROOM + longest.max(mtu + 18).max(9216 + 18),
             stats: ReplayStats::default(),
         }
     }
@@ -91,12 +138,15 @@ impl LinkEndpoint for ReplayLink {
     fn write_packets(&mut self, batch: &mut PacketBatch, _now: Instant) -> usize {
         let n = batch.len();
         self.stats.tx_batches += 1;
+        let mut free = self.pool.lock();
         for p in batch.drain(..) {
             self.stats.tx_frames += 1;
             self.stats.tx_bytes += p.len() as u64;
             let s = p.into_storage();
-            if s.len() >= self.frame_size {
-                self.free.push(s);
+            // Frames the stack allocated itself (ICMP errors, ...) are
+            // smaller or larger; only pool-sized frames go back.
+            if s.len() == self.frame_size {
+                free.push(s);
             }
         }
         n
@@ -107,11 +157,11 @@ impl LinkEndpoint for ReplayLink {
             return 0;
         }
         let n = (budget as u64).min(self.remaining) as usize;
+        let mut free = self.pool.lock();
         for _ in 0..n {
             let t = &self.templates[self.next];
             self.next = (self.next + 1) % self.templates.len();
-            let mut storage = self
-                .free
+            let mut storage = free
                 .pop()
                 .unwrap_or_else(|| vec![0u8; self.frame_size].into_boxed_slice());
             storage[DEFAULT_HEADROOM..DEFAULT_HEADROOM + t.len()].copy_from_slice(t);
@@ -148,7 +198,7 @@ mod tests {
         assert_eq!(b[0].headroom(), DEFAULT_HEADROOM);
         assert_eq!(l.write_packets(&mut b, Instant::ZERO), 4);
         assert!(b.is_empty());
-        assert_eq!(l.free.len(), 4, "storage recycled");
+        assert_eq!(l.pool.len(), 4, "storage recycled");
         assert_eq!(
             l.read_packets(&mut b, 4, Instant::ZERO),
             1,
@@ -156,5 +206,19 @@ mod tests {
         );
         assert_eq!(l.read_packets(&mut b, 4, Instant::ZERO), 0);
         assert_eq!(l.stats().tx_frames, 4);
+    }
+
+    #[test]
+    fn links_sharing_a_pool_recycle_each_others_frames() {
+        let pool = FramePool::new();
+        let mac = EthernetAddress([2, 0, 0, 0, 0, 1]);
+        let mut rx = ReplayLink::with_pool(mac, 1500, vec![vec![7; 60]], pool.clone());
+        let mut tx = ReplayLink::with_pool(mac, 1500, Vec::new(), pool.clone());
+        let mut b = Vec::new();
+        for _ in 0..10 {
+            rx.read_packets(&mut b, 64, Instant::ZERO);
+            tx.write_packets(&mut b, Instant::ZERO);
+        }
+        assert_eq!(pool.len(), 64, "64 frames in circulation, no more");
     }
 }

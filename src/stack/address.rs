@@ -52,6 +52,9 @@ pub struct AddressEntry<N> {
 pub struct AddressSet {
     v4: Vec<AddressEntry<Ipv4Net>>,
     v6: Vec<AddressEntry<Ipv6Net>>,
+    /// Directed broadcast addresses of the IPv4 subnets (prefixes shorter
+    /// than /31), kept so the per-packet check is a scan of plain addresses.
+    bcast_v4: Vec<Ipv4Addr>,
 }
 
 /// Why an address could not be added.
@@ -96,6 +99,7 @@ impl AddressSet {
             behavior,
             state: AddressState::Permanent,
         });
+        self.refresh_bcast();
         Ok(())
     }
 
@@ -129,7 +133,17 @@ impl AddressSet {
     pub fn remove_v4(&mut self, a: Ipv4Addr) -> bool {
         let before = self.v4.len();
         self.v4.retain(|e| e.net.addr() != a);
+        self.refresh_bcast();
         before != self.v4.len()
+    }
+
+    fn refresh_bcast(&mut self) {
+        self.bcast_v4 = self
+            .v4
+            .iter()
+            .filter(|e| e.net.prefix_len() < 31)
+            .map(|e| e.net.broadcast())
+            .collect();
     }
 
     /// Remove an IPv6 address; whether it was present.
@@ -169,9 +183,7 @@ impl AddressSet {
     /// Whether `a` is a directed broadcast address of one of our subnets.
     #[inline]
     pub fn is_subnet_broadcast_v4(&self, a: Ipv4Addr) -> bool {
-        self.v4
-            .iter()
-            .any(|e| e.net.prefix_len() < 31 && e.net.broadcast() == a)
+        self.bcast_v4.contains(&a)
     }
 
     /// The state of `a` when it is one of our IPv6 addresses.
