@@ -625,6 +625,46 @@ fn generic_attach_on_veth_and_drop_leave_nothing() {
 }
 
 #[test]
+fn driver_without_native_xdp_native_refused_auto_falls_back() {
+    if !is_root("driver_without_native_xdp_native_refused_auto_falls_back") {
+        return;
+    }
+    let ns = Netns::new();
+    // The bridge driver has no XDP support of its own (no ndo_bpf).
+    sh(&["ip", "-n", &ns.a, "link", "add", "br0", "type", "bridge"]);
+    sh(&["ip", "-n", &ns.a, "link", "set", "br0", "up"]);
+    ns.in_a(|| {
+        let mut prog = load(Policy::All);
+        let e = prog.attach("br0", XdpMode::Native).unwrap_err();
+        let msg = e.to_string();
+        eprintln!("native: {msg}");
+        assert!(
+            matches!(e, SteeringError::NativeUnsupported { .. }),
+            "{msg}"
+        );
+        assert!(msg.contains("--xdp-mode generic"), "{msg}");
+        let out = sh(&["ip", "-n", &ns.a, "-d", "link", "show", "dev", "br0"]);
+        assert!(!out.contains("prog/xdp"), "refused attach left:\n{out}");
+
+        let att = prog.attach("br0", XdpMode::Auto).unwrap();
+        eprintln!("auto: {att}");
+        assert_eq!(
+            (att.mode, att.method),
+            (XdpMode::Generic, AttachMethod::Link)
+        );
+        assert!(
+            att.warnings.iter().any(|w| w.contains("no native XDP")),
+            "{att}"
+        );
+        let out = sh(&["ip", "-n", &ns.a, "-d", "link", "show", "dev", "br0"]);
+        assert!(out.contains("xdpgeneric"), "{out}");
+        drop(prog);
+        let out = sh(&["ip", "-n", &ns.a, "-d", "link", "show", "dev", "br0"]);
+        assert!(!out.contains("prog/xdp"), "left behind:\n{out}");
+    });
+}
+
+#[test]
 fn attaching_twice_is_refused_with_the_culprit_and_the_fix() {
     if !is_root("attaching_twice_is_refused_with_the_culprit_and_the_fix") {
         return;

@@ -429,10 +429,12 @@ pub(crate) fn attach(
     if placed == XdpMode::Generic {
         if mode == XdpMode::Native {
             let _ = link.detach();
+            // The kernel placed it in generic mode by itself: the driver
+            // has no XDP hook (no ndo_bpf), so there is no extack to show.
             return Err(SteeringError::NativeUnsupported {
                 ifname: iface.name.clone(),
                 driver: iface.driver(),
-                extack: Some("the driver has no XDP support (no ndo_bpf)".into()),
+                extack: None,
             });
         }
         warnings.push(format!(

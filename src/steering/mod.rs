@@ -568,6 +568,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn program_can_be_shared_with_workers() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<SteeringProgram>();
+    }
+
+    #[test]
     fn verdicts_map_from_the_uapi_values() {
         assert_eq!(XdpAction::from(1), XdpAction::Drop);
         assert_eq!(XdpAction::from(2), XdpAction::Pass);
