@@ -24,6 +24,7 @@ pub mod gso;
 pub mod link;
 pub mod network;
 pub mod stack;
+pub mod steering;
 pub mod time;
 pub mod transport;
 pub mod wire;
