@@ -29,3 +29,8 @@ pub mod time;
 pub mod transport;
 pub mod wire;
 pub mod worker;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
