@@ -21,7 +21,7 @@ use crate::link::Capabilities;
 use crate::network::L4Info;
 use crate::stack::{DropReason, NicId, Stack};
 use crate::time::Instant;
-use crate::transport::demux::{Lookup, TransportEndpointId};
+use crate::transport::demux::{Lookup, RegisterError, TransportEndpointId};
 use crate::transport::{ControlEvent, Handle};
 use crate::wire::icmpv4::Icmpv4DstUnreachable;
 use crate::wire::icmpv6::Icmpv6DstUnreachable;
@@ -76,6 +76,12 @@ pub enum UdpError {
     NoRoute,
     /// Local and remote address families differ.
     AddressFamilyMismatch,
+    /// The connected flow belongs to another shard (its flow hash maps
+    /// there): connect from that shard's stack instead.
+    WrongShard {
+        /// The shard that owns the flow.
+        owner: usize,
+    },
 }
 
 impl core::fmt::Display for UdpError {
@@ -90,6 +96,12 @@ impl core::fmt::Display for UdpError {
             UdpError::BadSegmentSize => "segment size must be between 1 and 65507",
             UdpError::NoRoute => "no route to destination",
             UdpError::AddressFamilyMismatch => "local and remote address families differ",
+            UdpError::WrongShard { owner } => {
+                return write!(
+                    f,
+                    "the flow belongs to shard {owner}: connect from that shard's stack"
+                )
+            }
         })
     }
 }
@@ -188,10 +200,13 @@ impl Stack {
             remote_addr: Some(remote.ip()),
         };
         self.demux.unregister(IpProtocol::Udp, &old);
-        if self.demux.register(IpProtocol::Udp, id, h).is_err() {
+        if let Err(e) = self.demux.register(IpProtocol::Udp, id, h) {
             // Put the old binding back; it was ours a moment ago.
             let _ = self.demux.register(IpProtocol::Udp, old, h);
-            return Err(UdpError::AddressInUse);
+            return Err(match e {
+                RegisterError::OtherPartition { owner } => UdpError::WrongShard { owner },
+                _ => UdpError::AddressInUse,
+            });
         }
         if let Some(ep) = self.udp.get_mut(h) {
             ep.id = id;
