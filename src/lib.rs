@@ -20,6 +20,7 @@
 
 pub mod app;
 pub mod buffer;
+mod fxhash;
 pub mod gso;
 pub mod link;
 pub mod network;

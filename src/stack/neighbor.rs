@@ -73,12 +73,13 @@
 //! the table bound limits the damage of crafted collisions.
 
 use core::fmt;
-use core::hash::{BuildHasher, Hash, Hasher};
+use core::hash::Hash;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use crate::fxhash::FxBuildHasher;
 use crate::stack::DropReason;
 use crate::time::{Duration, Instant};
 use crate::wire::EthernetAddress;
@@ -100,88 +101,6 @@ const MAX_RANDOM_FACTOR: (u64, u64) = (3, 2);
 /// How often ReachableTime is re-drawn. RFC 4861 6.3.4 asks for "at least
 /// every few hours"; Linux re-draws every 300 s (`neigh_periodic_work`).
 const REACHABLE_TIME_REDRAW: Duration = Duration::from_secs(300);
-
-// ---------------------------------------------------------------------------
-// Hasher
-
-/// FxHash-style hasher (the rustc-hash 2 multiply-add): fast on the small
-/// fixed-size keys used here, keyed by the configuration seed.
-#[derive(Debug, Clone, Copy)]
-struct FxBuildHasher {
-    key: u64,
-}
-
-/// The hasher state of [`FxBuildHasher`].
-#[derive(Debug, Clone, Copy)]
-struct FxHasher {
-    hash: u64,
-}
-
-const FX_K: u64 = 0xf135_7aea_2e62_a9c5;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = self.hash.wrapping_add(word).wrapping_mul(FX_K);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_u16(&mut self, i: u16) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    #[inline]
-    fn write_u128(&mut self, i: u128) {
-        self.add(i as u64);
-        self.add((i >> 64) as u64);
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        // The multiply leaves the best-mixed bits at the top; hashbrown takes
-        // the bucket from the low bits.
-        self.hash.rotate_left(26)
-    }
-}
-
-impl BuildHasher for FxBuildHasher {
-    type Hasher = FxHasher;
-    #[inline]
-    fn build_hasher(&self) -> FxHasher {
-        FxHasher { hash: self.key }
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -631,7 +550,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
         let reachable_time = draw_reachable_time(&mut rng, config.base_reachable_time);
         let key = rng.gen::<u64>();
         NeighborCache {
-            entries: HashMap::with_hasher(FxBuildHasher { key }),
+            entries: HashMap::with_hasher(FxBuildHasher::with_seed(key)),
             core: Core {
                 config,
                 timers: BTreeMap::new(),
@@ -1882,17 +1801,6 @@ mod tests {
         assert_eq!(r.packets, vec!["p"]);
         assert!(c.get(a).unwrap().router);
         assert_eq!(c.lookup(a, ms(2)), Some(MAC_A));
-    }
-
-    #[test]
-    fn fx_hasher_distinguishes_addresses() {
-        let b = FxBuildHasher { key: 1 };
-        let mut seen = std::collections::HashSet::new();
-        for i in 0..1000u32 {
-            assert!(seen.insert(b.hash_one(ip(i))));
-            let v6 = Ipv6Addr::from(u128::from(i) << 64 | 1);
-            assert!(seen.insert(b.hash_one(v6)));
-        }
     }
 
     // -- poll_at is exact (property) -------------------------------------------

@@ -58,11 +58,12 @@
 //! controls only the remote half of connected keys.
 
 use core::fmt;
-use core::hash::{BuildHasher, Hash, Hasher};
+use core::hash::{Hash, Hasher};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::ops::RangeInclusive;
 use std::collections::HashMap;
 
+use crate::fxhash::FxBuildHasher;
 use crate::wire::IpProtocol;
 use crate::worker::flow_hash::{
     flow_hash, hashes_ports, pick_ephemeral_port, shard_of_hash, FlowTuple,
@@ -169,59 +170,6 @@ impl std::error::Error for RegisterError {}
 
 // ---------------------------------------------------------------------------
 // Hashing.
-
-/// FxHash (Firefox / rustc): one rotate, xor and multiply per word.
-#[derive(Clone, Copy)]
-struct FxHasher {
-    hash: u64,
-}
-
-const FX_K: u64 = 0xf135_7aea_2e62_a9c5;
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut w = [0u8; 8];
-            w[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(w));
-        }
-    }
-    #[inline]
-    fn write_u16(&mut self, i: u16) {
-        self.write_u64(u64::from(i));
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ i).wrapping_mul(FX_K);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        // Fold the well-mixed high bits down: hashbrown indexes with the low
-        // bits and tags with the top 7.
-        self.hash.rotate_left(26)
-    }
-}
-
-#[derive(Clone, Copy)]
-struct FxBuildHasher {
-    seed: u64,
-}
-
-impl FxBuildHasher {
-    fn random() -> Self {
-        let seed = std::collections::hash_map::RandomState::new().hash_one(0x6d5a_u64);
-        FxBuildHasher { seed }
-    }
-}
-
-impl BuildHasher for FxBuildHasher {
-    type Hasher = FxHasher;
-    #[inline]
-    fn build_hasher(&self) -> FxHasher {
-        FxHasher { hash: self.seed }
-    }
-}
 
 type FxMap<K, V> = HashMap<K, V, FxBuildHasher>;
 
