@@ -662,3 +662,124 @@ fn udp_segmented_send_is_cut_by_gso_into_one_batch() {
     }
     assert_eq!(a.drops().total() + b.drops().total(), 0);
 }
+
+// ---- NIC modes, rate limits, capture ------------------------------------------
+
+#[test]
+fn promiscuous_nic_accepts_other_macs_and_addresses() {
+    use xdpnet::link::pipe::Channel;
+    use xdpnet::link::Capabilities;
+    let (ep, h) = Channel::new(mac(2), 1500, Capabilities::RESOLUTION_REQUIRED);
+    let mut s = Stack::default();
+    let n = s.add_nic("eth0", ep);
+    s.add_address(n, net("198.18.0.2/24")).unwrap();
+    let srv = s.udp_bind(sock("[::]:7")).unwrap();
+    let mut f = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 9, 9, 9, 9, 9])
+        .ipv4([198, 18, 0, 1], [198, 18, 0, 99], 64)
+        .udp(1000, 7)
+        .write(&mut f, b"sniffed")
+        .unwrap();
+    let now = Instant::from_secs(1);
+    h.inject_inbound(&f);
+    s.poll(now);
+    assert_eq!(s.drops().get(DropReason::NotOurMac), 1);
+    s.set_promiscuous(n, true).unwrap();
+    h.inject_inbound(&f);
+    s.poll(now);
+    assert_eq!(
+        s.udp_recv(srv)
+            .expect("promiscuous delivery")
+            .payload
+            .as_slice(),
+        b"sniffed"
+    );
+}
+
+#[test]
+fn spoofing_controls_sending_from_foreign_addresses() {
+    let (la, lb) = pipe(1, 2, 1500);
+    let (mut a, na) = host(la, &["198.18.0.1/24"]);
+    let (mut b, _) = host(lb, &["198.18.0.2/24"]);
+    let now = Instant::from_secs(1);
+    assert!(
+        a.udp_bind(sock("198.18.0.77:5000")).is_err(),
+        "not ours, no spoofing"
+    );
+    a.set_spoofing(na, true).unwrap();
+    let cli = a.udp_bind(sock("198.18.0.77:5000")).unwrap();
+    let srv = b.udp_bind(sock("0.0.0.0:7")).unwrap();
+    a.udp_send_to(cli, b"from elsewhere", sock("198.18.0.2:7"), now)
+        .unwrap();
+    settle(&mut [&mut a, &mut b], now);
+    assert_eq!(b.udp_recv(srv).unwrap().src, sock("198.18.0.77:5000"));
+}
+
+#[test]
+fn icmp_errors_are_rate_limited() {
+    let (la, lb) = pipe(1, 2, 1500);
+    let (mut a, _) = host(la, &["198.18.0.1/24"]);
+    let (mut b, _) = host(lb, &["198.18.0.2/24"]);
+    let now = Instant::from_secs(1);
+    let cli = a.udp_bind(sock("0.0.0.0:0")).unwrap();
+    // Resolve first (echo replies are not rate limited), then flood.
+    a.send_echo_request(ip("198.18.0.2"), 1, 1, b"", now).unwrap();
+    settle(&mut [&mut a, &mut b], now);
+    let burst = u64::from(b.config().icmp_burst);
+    for _ in 0..burst + 30 {
+        a.udp_send_to(cli, b"?", sock("198.18.0.2:9"), now).unwrap();
+    }
+    settle(&mut [&mut a, &mut b], now);
+    assert_eq!(
+        b.stats().icmp_errors_sent,
+        burst,
+        "one bucket's worth at one instant"
+    );
+    assert_eq!(b.drops().get(DropReason::IcmpRateLimited), 30);
+    // A second later the bucket has refilled.
+    let later = now + Duration::from_secs(1);
+    a.udp_send_to(cli, b"?", sock("198.18.0.2:9"), later)
+        .unwrap();
+    settle(&mut [&mut a, &mut b], later);
+    assert_eq!(b.stats().icmp_errors_sent, burst + 1);
+}
+
+/// A `Write` whose bytes the test can read while the tap owns the writer.
+#[derive(Clone, Default)]
+struct SharedBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn pcap_tap_captures_a_ping_exchange_readable_back() {
+    use xdpnet::link::pcap::{read_pcap, PcapTap};
+    let (la, lb) = pipe(1, 2, 1500);
+    let buf = SharedBuf::default();
+    let mut a = Stack::default();
+    let na = a.add_nic("eth0", PcapTap::new(la, buf.clone()));
+    a.add_address(na, net("198.18.0.1/24")).unwrap();
+    let (mut b, _) = host(lb, &["198.18.0.2/24"]);
+    let now = Instant::from_secs(3);
+    a.send_echo_request(ip("198.18.0.2"), 1, 1, b"capture me", now)
+        .unwrap();
+    settle(&mut [&mut a, &mut b], now);
+    let bytes = buf.0.lock().unwrap().clone();
+    let frames = read_pcap(&bytes[..]).expect("a valid pcap file");
+    // ARP request, ARP reply, echo request, echo reply — as tcpdump would show.
+    let types: Vec<[u8; 2]> = frames.iter().map(|(_, f)| [f[12], f[13]]).collect();
+    assert_eq!(types, vec![[8, 6], [8, 6], [8, 0], [8, 0]]);
+    assert!(frames.iter().all(|(t, _)| *t == now));
+    let reply = etherparse::SlicedPacket::from_ethernet(&frames[3].1).unwrap();
+    let Some(etherparse::TransportSlice::Icmpv4(icmp)) = reply.transport else {
+        panic!("icmp")
+    };
+    assert_eq!(icmp.payload(), b"capture me");
+}
