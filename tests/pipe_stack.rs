@@ -723,7 +723,8 @@ fn icmp_errors_are_rate_limited() {
     let now = Instant::from_secs(1);
     let cli = a.udp_bind(sock("0.0.0.0:0")).unwrap();
     // Resolve first (echo replies are not rate limited), then flood.
-    a.send_echo_request(ip("198.18.0.2"), 1, 1, b"", now).unwrap();
+    a.send_echo_request(ip("198.18.0.2"), 1, 1, b"", now)
+        .unwrap();
     settle(&mut [&mut a, &mut b], now);
     let burst = u64::from(b.config().icmp_burst);
     for _ in 0..burst + 30 {
