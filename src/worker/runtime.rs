@@ -468,10 +468,15 @@ impl Runtime {
     /// Publish route changes to every shard (applied together, between two
     /// polls, by each).
     pub fn publish_routes(&self, changes: Vec<RouteChange>) -> Result<(), RuntimeError> {
-        let snapshot: Arc<[RouteChange]> = Arc::from(changes);
+        self.broadcast(ControlEvent::Routes(Arc::from(changes)))
+    }
+
+    /// Send a control event to every shard (e.g. a neighbor learned by the
+    /// control plane). Fails on the first full control queue.
+    pub fn broadcast(&self, ev: ControlEvent) -> Result<(), RuntimeError> {
         for (w, inbox) in self.inboxes.iter().enumerate() {
             inbox
-                .push_control(ControlEvent::Routes(snapshot.clone()))
+                .push_control(ev.clone())
                 .map_err(|_| RuntimeError::ControlQueueFull { worker: w })?;
         }
         Ok(())
