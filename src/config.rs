@@ -221,8 +221,8 @@ pub struct RouteSpec {
     pub prefix: IpNet,
     /// Where matching packets go.
     pub target: RouteTarget,
-    /// Preference among routes of one prefix (lowest wins; default 0... the
-    /// route table's convention; `metric N` sets it).
+    /// Preference among routes of one prefix (lowest wins; default 0;
+    /// `metric N` sets it).
     pub metric: u32,
 }
 

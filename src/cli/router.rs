@@ -42,7 +42,7 @@ pub struct RouterArgs {
     workers: Option<usize>,
     /// Cores to pin workers to, e.g. 0,2-3 (one per worker).
     #[arg(long, value_name = "LIST", value_parser = parse_cores)]
-    cores: Option<Vec<usize>>,
+    cores: Option<Cores>,
     /// Rx queues to serve on every interface (default: all).
     #[arg(long, value_name = "LIST|all")]
     queues: Option<QueueSelection>,
@@ -58,10 +58,10 @@ pub struct RouterArgs {
     #[arg(long)]
     busy_poll: bool,
     /// Seconds between stats lines (0: none; default 1).
-    #[arg(short = 'i', long, value_name = "SECS")]
+    #[arg(short = 'i', long, value_name = "SECS", allow_negative_numbers = true)]
     interval: Option<f64>,
     /// Stop after this many seconds (default: run until Ctrl-C / SIGTERM).
-    #[arg(short = 'd', long, value_name = "SECS")]
+    #[arg(short = 'd', long, value_name = "SECS", allow_negative_numbers = true)]
     duration: Option<f64>,
     /// Print the summary as one JSON document (and no stats lines).
     #[arg(long)]
@@ -74,8 +74,12 @@ pub struct RouterArgs {
     print_config: bool,
 }
 
-fn parse_cores(s: &str) -> Result<Vec<usize>, String> {
-    parse_list(s)
+/// A parsed `--cores` list (one value for clap, not many).
+#[derive(Debug, Clone)]
+struct Cores(Vec<usize>);
+
+fn parse_cores(s: &str) -> Result<Cores, String> {
+    parse_list(s).map(Cores)
 }
 
 impl RouterArgs {
@@ -84,7 +88,7 @@ impl RouterArgs {
             interfaces: self.iface.clone(),
             routes: self.route.clone(),
             workers: self.workers,
-            cores: self.cores.clone(),
+            cores: self.cores.as_ref().map(|c| c.0.clone()),
             queues: self.queues.clone(),
             xdp_mode: self.xdp_mode,
             copy_mode: self.copy_mode,
@@ -114,7 +118,7 @@ pub fn run(a: RouterArgs) -> Result<(), String> {
         Ok(f) => f,
         Err(e) => {
             if !cfg.json {
-                print!("{} (planned)\n", pre.placement.to_string().trim_end());
+                print!("setup checks passed; planned {}", pre.placement);
             }
             return Err(e.to_string());
         }

@@ -372,7 +372,7 @@ impl Runtime {
             clock,
             placement: config.placement.clone(),
         };
-        for w in 0..n {
+        for (w, slot) in slots.iter().enumerate() {
             let ctx = WorkerContext {
                 index: w,
                 placement: placement.clone(),
@@ -380,7 +380,7 @@ impl Runtime {
                 factory: factory.clone(),
                 app: apps(w),
                 inboxes: inboxes.clone(),
-                slot: slots[w].clone(),
+                slot: slot.clone(),
                 stop: stop.clone(),
                 clock,
                 busy_poll: config.busy_poll,
