@@ -13,13 +13,16 @@
 //! * [`link`] — the `LinkEndpoint` contract and its implementations.
 //! * [`wire`] — zero-copy packet views and `Repr` values.
 //! * [`buffer`], [`time`] — frames with headroom; the injected clock.
-//! * [`worker`] — the per-core runtime and the flow hash.
+//! * [`worker`] — the per-core runtime: placement, inboxes, workers, the
+//!   flow hash.
+//! * [`config`] — the router's TOML configuration and flag overrides.
 //!
 //! Everything from `wire` to `transport` is sans-I/O: no syscalls, no clock.
 #![deny(unsafe_code)]
 
 pub mod app;
 pub mod buffer;
+pub mod config;
 mod fxhash;
 pub mod gso;
 pub mod link;

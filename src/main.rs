@@ -6,6 +6,11 @@
 
 use clap::Parser;
 
+/// mimalloc: fast, scalable allocation for the control paths (the per-packet
+/// path does not allocate).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 
 fn main() {

@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand};
 
 pub mod bench;
+pub mod doctor;
+pub mod router;
 
 /// A kernel-bypass network dataplane: AF_XDP workers running a sharded
 /// userspace TCP/IP stack.
@@ -15,6 +17,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Route IPv4/IPv6 between interfaces on AF_XDP workers.
+    Router(router::RouterArgs),
+    /// Check privileges, kernel, AF_XDP, BPF and (optionally) an interface;
+    /// print PASS/WARN/FAIL with the fix.
+    Doctor(doctor::DoctorArgs),
     /// Benchmarks.
     Bench(bench::BenchArgs),
 }
@@ -22,6 +29,8 @@ enum Command {
 /// Run the parsed command.
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
+        Command::Router(a) => router::run(a),
+        Command::Doctor(a) => doctor::run(a),
         Command::Bench(a) => bench::run(a),
     }
 }
