@@ -81,3 +81,45 @@ fn connected_flow_lives_on_its_owner_and_strays_are_handed_off() {
     assert_eq!(d.payload.as_slice(), b"for the owner");
     assert_eq!(d.src, remote);
 }
+
+#[test]
+fn a_neighbor_answer_received_by_another_shard_resolves_the_asker() {
+    let (mut s0, h0) = shard(0);
+    let (mut s1, h1) = shard(1);
+    let now = Instant::from_secs(1);
+    let cli = s0.udp_bind(sock("0.0.0.0:0")).unwrap();
+    // Shard 0 needs 198.18.0.9: it asks (ARP request out of shard 0).
+    s0.udp_send_to(cli, b"waiting", sock("198.18.0.9:7"), now)
+        .unwrap();
+    s0.poll(now);
+    assert_eq!(h0.take_outbound().len(), 1, "the ARP request");
+    // The reply lands on shard 1's queue (RSS for ARP is not ours to pick).
+    let mut reply = vec![
+        2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 9, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 2,
+    ];
+    reply.extend_from_slice(&[
+        2, 0, 0, 0, 0, 9, 198, 18, 0, 9, 2, 0, 0, 0, 0, 2, 198, 18, 0, 2,
+    ]);
+    h1.inject_inbound(&reply);
+    s1.poll(now);
+    let ev = s1.next_event().expect("shard 1 reports the answer");
+    let xdpnet::stack::StackEvent::NeighborResolved { nic, addr, mac: m } = ev else {
+        panic!("{ev:?}")
+    };
+    assert_eq!((addr, m), (ip("198.18.0.9"), mac(9)));
+    // The worker passes it to shard 0, whose queued datagram now leaves.
+    s0.learn_neighbor(nic, addr, m, now).unwrap();
+    s0.poll(now);
+    let out = h0.take_outbound();
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        &out[0].as_slice()[..6],
+        &mac(9).0,
+        "sent to the learned MAC"
+    );
+    // Shard 1 never asked, so it did not create an entry.
+    assert!(s1.nics()[0]
+        .arp_cache()
+        .get("198.18.0.9".parse().unwrap())
+        .is_none());
+}

@@ -58,6 +58,9 @@ impl Stack {
                         .arp
                         .handle_solicitation_source(sender, sender_mac, now)
                 };
+                if repr.operation == ArpOperation::Reply {
+                    self.neighbor_learned(i, sender.into(), sender_mac);
+                }
                 self.release_parked(i, sender.into(), released);
             }
         }

@@ -387,9 +387,6 @@ impl Stack {
         released: Released<PacketBuffer>,
     ) {
         let Some(mac) = released.mac else { return };
-        if !released.packets.is_empty() {
-            self.neighbor_learned(i, addr, mac);
-        }
         let ethertype = match addr {
             IpAddr::V4(_) => EtherType::Ipv4,
             IpAddr::V6(_) => EtherType::Ipv6,
@@ -444,7 +441,10 @@ impl Stack {
         }
     }
 
-    /// Record a learned neighbor as an event for the owner of the stack.
+    /// Record a neighbor's answer (ARP reply, neighbor advertisement) as an
+    /// event for the owner of the stack: with RSS the answer may reach a
+    /// different shard than the one that asked, so workers share these
+    /// (see [`Stack::learn_neighbor`]).
     pub(crate) fn neighbor_learned(&mut self, i: usize, addr: IpAddr, mac: EthernetAddress) {
         if self.events.len() < 1024 {
             self.events.push_back(StackEvent::NeighborResolved {

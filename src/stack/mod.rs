@@ -534,6 +534,33 @@ impl Stack {
         Ok(())
     }
 
+    /// Apply a neighbor answer another shard received (its
+    /// [`StackEvent::NeighborResolved`]): like a solicited advertisement
+    /// with override (RFC 4861 7.2.5), it resolves an entry this shard is
+    /// waiting on and sends the packets queued for it, refreshes an entry it
+    /// has, and is ignored when this shard never asked — so entries still
+    /// age and get re-probed here, unlike static ones.
+    pub fn learn_neighbor(
+        &mut self,
+        id: NicId,
+        addr: IpAddr,
+        mac: EthernetAddress,
+        now: Instant,
+    ) -> Result<(), StackError> {
+        let flags = neighbor::AdvertisementFlags {
+            solicited: true,
+            override_: true,
+            router: false,
+        };
+        let nic = self.nic_mut(id)?;
+        let released = match addr {
+            IpAddr::V4(a) => nic.arp.handle_advertisement(a, Some(mac), flags, now),
+            IpAddr::V6(a) => nic.ndp.handle_advertisement(a, Some(mac), flags, now),
+        };
+        self.release_parked(id.0 as usize, addr, released);
+        Ok(())
+    }
+
     /// Whether `a` is one of our IPv4 addresses (on any NIC).
     #[inline]
     pub fn is_local_v4(&self, a: Ipv4Addr) -> bool {

@@ -23,11 +23,12 @@
 //!   forwarding); later route changes are published as immutable snapshots
 //!   ([`ControlEvent::Routes`](inbox::ControlEvent::Routes)) every shard
 //!   applies between two polls.
-//! * A neighbor one shard resolves is installed on the others. The stack's
-//!   public API offers only static entries for that, so on the other shards
-//!   the entry does not age; it is replaced when the resolving shard learns
-//!   a new MAC. (A `Stack::learn_neighbor` that ages like a learned entry
-//!   would remove that difference.)
+//! * A neighbor answer one shard receives (ARP reply, neighbor
+//!   advertisement) is passed to the others with
+//!   [`Stack::learn_neighbor`](crate::stack::Stack::learn_neighbor): with
+//!   RSS the answer may land on a different queue than the one that asked,
+//!   and the asking shard's queued packets must still go out. Learned
+//!   entries age and are re-probed on every shard as usual.
 //! * An idle worker sleeps in `poll(2)` (never past the stack's next timer,
 //!   at most the idle timeout); `--busy-poll` spins instead.
 //! * The stop flag ends every loop within one idle timeout; links are

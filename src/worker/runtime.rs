@@ -47,7 +47,6 @@
 //! own thread. The stop flag is an `Arc<AtomicBool>` owned by the caller,
 //! so a signal handler (signal-hook) can set it directly.
 
-use std::net::IpAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -746,7 +745,7 @@ impl Worker {
             did = true;
         }
         while let Some(ev) = self.inbox.pop_control() {
-            self.apply(ev);
+            self.apply(ev, now);
             did = true;
         }
         if did {
@@ -755,7 +754,7 @@ impl Worker {
         did
     }
 
-    fn apply(&mut self, ev: ControlEvent) {
+    fn apply(&mut self, ev: ControlEvent, now: Instant) {
         match ev {
             ControlEvent::Routes(changes) => {
                 let mut ok = true;
@@ -774,18 +773,9 @@ impl Worker {
                 }
             }
             ControlEvent::Neighbor { nic, addr, mac } => {
-                // Already known with this MAC: nothing to do. Otherwise
-                // install it as a static entry: the public Stack API has no
-                // "learned elsewhere" entry that would age (see the module
-                // docs of crate::worker).
-                let known = self.stack.nic(nic).and_then(|n| match addr {
-                    IpAddr::V4(a) => n.arp_cache().get(a).and_then(|e| e.mac),
-                    IpAddr::V6(a) => n.ndp_cache().get(a).and_then(|e| e.mac),
-                });
-                if known == Some(mac) {
-                    return;
-                }
-                match self.stack.add_static_neighbor(nic, addr, mac) {
+                // Resolves what this shard is waiting for (and releases its
+                // queued packets); entries keep aging and being probed.
+                match self.stack.learn_neighbor(nic, addr, mac, now) {
                     Ok(()) => self.stats.control_applied += 1,
                     Err(_) => self.stats.control_failed += 1,
                 }
