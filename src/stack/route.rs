@@ -219,6 +219,7 @@ pub struct RouteTable {
     v6: PrefixMap<Ipv6Net, Vec<Route>>,
     len: usize,
     fib: Fib,
+    v6_ctl: Lpm6Ctl,
 }
 
 impl fmt::Debug for RouteTable {
@@ -329,8 +330,14 @@ impl RouteTable {
                 let (t, before, after) = mutate_list(&mut self.v6, &mut self.len, p, f)?;
                 if before != after {
                     match after {
-                        Some(r) => self.fib.set_v6(p, r),
-                        None => self.fib.unset_v6(p),
+                        Some(r) => self.fib.v6.set(&mut self.v6_ctl, p, r),
+                        None => {
+                            let cover = p
+                                .supernet()
+                                .and_then(|s| self.v6.get_lpm(&s))
+                                .map(|(cp, _)| cp);
+                            self.fib.v6.unset(&mut self.v6_ctl, p, cover);
+                        }
                     }
                 }
                 Ok(t)
@@ -732,6 +739,297 @@ fn chunk_span(p: Ipv4Net) -> RangeInclusive<usize> {
     }
 }
 
+// ---------------------------------------------------------------------------
+// IPv6: rte_lpm6-style multibit trie (see the module docs).
+
+/// Address bits resolved by the first-level table.
+const V6_FIRST: u32 = 24;
+/// Address bits resolved by each child table.
+const V6_STRIDE: u32 = 8;
+/// Entries per child table.
+const TBL6: usize = 1 << V6_STRIDE;
+/// Table numbers below this are the first level (`2^24` entries = 65536
+/// tables' worth); child tables are numbered from here on.
+const V6_FIRST_TABLES: u32 = 1 << (V6_FIRST - V6_STRIDE);
+/// log2 of the entries per copy-on-write page (256 tables, 256 KiB).
+const PAGE_BITS: u32 = 16;
+const PAGE: usize = 1 << PAGE_BITS;
+/// log2 of the route slots per copy-on-write route page.
+const RPAGE_BITS: u32 = 10;
+const RPAGE: usize = 1 << RPAGE_BITS;
+/// Entry flag: the low 31 bits are a child table number (else a route slot).
+const CHILD: u32 = 1 << 31;
+
+/// The lookup side of the IPv6 trie: entry pages and route slots, both
+/// copy-on-write per page. Cloning bumps one reference count per page.
+#[derive(Clone, Default)]
+struct Lpm6 {
+    /// The entry arena, `PAGE` entries per page; `None` is an all-zero page
+    /// nobody wrote yet. Table `t` is entries `t * 256 .. t * 256 + 256`; the
+    /// first level is entries `0 .. 2^24`.
+    pages: Vec<Option<Arc<[u32]>>>,
+    /// Best route per slot, `RPAGE` per page; slot 0 is "no route".
+    routes: Vec<Arc<[Option<Route>]>>,
+    /// Prefixes installed.
+    prefixes: usize,
+    /// Live child tables.
+    tables: usize,
+}
+
+/// The control-plane bookkeeping of one [`Lpm6`], kept out of the `Fib` so
+/// snapshots do not copy it: prefix → slot, free slots and free tables.
+#[derive(Clone, Default)]
+struct Lpm6Ctl {
+    slots: HashMap<Ipv6Net, u32>,
+    free_slots: Vec<u32>,
+    /// Next never-used slot, minus one (slot 0 is reserved).
+    used_slots: u32,
+    free_tables: Vec<u32>,
+    /// Child tables ever allocated (the next new one is `V6_FIRST_TABLES + this`).
+    used_tables: u32,
+}
+
+/// Prefix length of the route in slot `s`; -1 for "no route".
+#[inline]
+fn depth6(routes: &[Arc<[Option<Route>]>], s: u32) -> i32 {
+    if s == 0 {
+        return -1;
+    }
+    match routes
+        .get((s >> RPAGE_BITS) as usize)
+        .and_then(|p| p.get(s as usize & (RPAGE - 1)))
+    {
+        Some(Some(r)) => i32::from(r.prefix.prefix_len()),
+        _ => -1,
+    }
+}
+
+/// Page `pi` of `pages`, materialised and unshared.
+fn page_mut(pages: &mut Vec<Option<Arc<[u32]>>>, pi: usize) -> Option<&mut [u32]> {
+    if pages.len() <= pi {
+        pages.resize(pi + 1, None);
+    }
+    let p = pages
+        .get_mut(pi)?
+        .get_or_insert_with(|| Arc::from(vec![0u32; PAGE]));
+    Some(Arc::make_mut(p))
+}
+
+impl Lpm6Ctl {
+    fn alloc_slot(&mut self) -> u32 {
+        match self.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                self.used_slots += 1;
+                self.used_slots
+            }
+        }
+    }
+}
+
+impl Lpm6 {
+    #[inline]
+    fn entry(&self, i: usize) -> u32 {
+        match self.pages.get(i >> PAGE_BITS) {
+            Some(Some(p)) => p.get(i & (PAGE - 1)).copied().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    fn set_entry(&mut self, i: usize, v: u32) {
+        if let Some(e) =
+            page_mut(&mut self.pages, i >> PAGE_BITS).and_then(|p| p.get_mut(i & (PAGE - 1)))
+        {
+            *e = v;
+        }
+    }
+
+    #[inline]
+    fn route(&self, s: u32) -> Option<&Route> {
+        self.routes
+            .get((s >> RPAGE_BITS) as usize)?
+            .get(s as usize & (RPAGE - 1))?
+            .as_ref()
+    }
+
+    fn set_route(&mut self, s: u32, r: Option<Route>) {
+        let pi = (s >> RPAGE_BITS) as usize;
+        while self.routes.len() <= pi {
+            self.routes.push(Arc::from(vec![None; RPAGE]));
+        }
+        if let Some(slot) = self
+            .routes
+            .get_mut(pi)
+            .and_then(|p| Arc::make_mut(p).get_mut(s as usize & (RPAGE - 1)))
+        {
+            *slot = r;
+        }
+    }
+
+    /// Longest-prefix match: one first-level load, then one load per 8 bits
+    /// of the matching prefix beyond /24, then the route.
+    #[inline]
+    fn lookup(&self, a: u128) -> Option<&Route> {
+        let mut shift = 128 - V6_FIRST;
+        let mut e = self.entry((a >> shift) as usize);
+        while e & CHILD != 0 {
+            shift = shift.checked_sub(V6_STRIDE)?;
+            let i = ((e & !CHILD) as usize) << V6_STRIDE | ((a >> shift) as usize & (TBL6 - 1));
+            e = self.entry(i);
+        }
+        self.route(e)
+    }
+
+    /// A child table filled with `fill`.
+    fn alloc_table(&mut self, ctl: &mut Lpm6Ctl, fill: u32) -> u32 {
+        let t = match ctl.free_tables.pop() {
+            Some(t) => t,
+            None => {
+                ctl.used_tables += 1;
+                V6_FIRST_TABLES + ctl.used_tables - 1
+            }
+        };
+        let base = (t as usize) << V6_STRIDE;
+        if let Some(es) = page_mut(&mut self.pages, base >> PAGE_BITS)
+            .and_then(|p| p.get_mut(base & (PAGE - 1)..(base & (PAGE - 1)) + TBL6))
+        {
+            es.fill(fill);
+        }
+        self.tables += 1;
+        t
+    }
+
+    /// The entries of `p`'s own table that `p` covers, as `(start, count)`,
+    /// and the path of `(parent entry, child table)` leading there. With
+    /// `ctl`, missing child tables are created on the way (adding); without,
+    /// a missing one means `p` has no entries (`None`).
+    fn locate(
+        &mut self,
+        mut ctl: Option<&mut Lpm6Ctl>,
+        p: Ipv6Net,
+        path: &mut Vec<(usize, u32)>,
+    ) -> Option<(usize, usize)> {
+        let a = u128::from(p.network());
+        let l = u32::from(p.prefix_len());
+        let mut idx = (a >> (128 - V6_FIRST)) as usize;
+        if l <= V6_FIRST {
+            return Some((idx, 1 << (V6_FIRST - l)));
+        }
+        let mut base = V6_FIRST;
+        loop {
+            let e = self.entry(idx);
+            let t = if e & CHILD != 0 {
+                e & !CHILD
+            } else {
+                let c = ctl.as_deref_mut()?;
+                let t = self.alloc_table(c, e);
+                self.set_entry(idx, CHILD | t);
+                t
+            };
+            path.push((idx, t));
+            let byte = (a >> (128 - base - V6_STRIDE)) as usize & (TBL6 - 1);
+            let start = ((t as usize) << V6_STRIDE) | byte;
+            if l <= base + V6_STRIDE {
+                return Some((start, 1 << (base + V6_STRIDE - l)));
+            }
+            idx = start;
+            base += V6_STRIDE;
+        }
+    }
+
+    /// Visit the entries `start .. start + n` and, recursively, every child
+    /// table below them: leaf entries `e` with `f(e)` returning `Some(v)`
+    /// become `v`.
+    fn rewrite(
+        &mut self,
+        start: usize,
+        n: usize,
+        f: &impl Fn(&[Arc<[Option<Route>]>], u32) -> Option<u32>,
+    ) {
+        let mut children = Vec::new();
+        let end = start + n;
+        let mut i = start;
+        while i < end {
+            let off = i & (PAGE - 1);
+            let m = (end - i).min(PAGE - off);
+            let Lpm6 { pages, routes, .. } = self;
+            if let Some(es) = page_mut(pages, i >> PAGE_BITS).and_then(|p| p.get_mut(off..off + m))
+            {
+                for e in es {
+                    if *e & CHILD != 0 {
+                        children.push(*e & !CHILD);
+                    } else if let Some(v) = f(routes, *e) {
+                        *e = v;
+                    }
+                }
+            }
+            i += m;
+        }
+        for t in children {
+            self.rewrite((t as usize) << V6_STRIDE, TBL6, f);
+        }
+    }
+
+    /// The common leaf value of table `t`, if all its entries are one leaf.
+    fn uniform(&self, t: u32) -> Option<u32> {
+        let base = (t as usize) << V6_STRIDE;
+        let es = match self.pages.get(base >> PAGE_BITS) {
+            Some(Some(p)) => p.get(base & (PAGE - 1)..(base & (PAGE - 1)) + TBL6)?,
+            _ => return Some(0),
+        };
+        let first = *es.first()?;
+        (first & CHILD == 0 && es.iter().all(|&e| e == first)).then_some(first)
+    }
+
+    /// Install `r` as the best route of `p` (new prefix, or new best route).
+    fn set(&mut self, ctl: &mut Lpm6Ctl, p: Ipv6Net, r: Route) {
+        if let Some(&s) = ctl.slots.get(&p) {
+            self.set_route(s, Some(r));
+            return;
+        }
+        let s = ctl.alloc_slot();
+        ctl.slots.insert(p, s);
+        self.set_route(s, Some(r));
+        self.prefixes += 1;
+        let mut path = Vec::new();
+        if let Some((start, n)) = self.locate(Some(ctl), p, &mut path) {
+            let l = i32::from(p.prefix_len());
+            self.rewrite(start, n, &|routes, e| (depth6(routes, e) <= l).then_some(s));
+        }
+    }
+
+    /// Remove `p`; its entries fall back to the longest covering prefix
+    /// `cover`. Child tables left uniform on `p`'s path are freed.
+    fn unset(&mut self, ctl: &mut Lpm6Ctl, p: Ipv6Net, cover: Option<Ipv6Net>) {
+        let Some(s) = ctl.slots.remove(&p) else {
+            return;
+        };
+        let new = cover.and_then(|c| ctl.slots.get(&c).copied()).unwrap_or(0);
+        let mut path = Vec::new();
+        if let Some((start, n)) = self.locate(None, p, &mut path) {
+            self.rewrite(start, n, &|_, e| (e == s).then_some(new));
+        }
+        for &(idx, t) in path.iter().rev() {
+            let Some(v) = self.uniform(t) else { break };
+            self.set_entry(idx, v);
+            ctl.free_tables.push(t);
+            self.tables = self.tables.saturating_sub(1);
+        }
+        self.set_route(s, None);
+        ctl.free_slots.push(s);
+        self.prefixes = self.prefixes.saturating_sub(1);
+    }
+
+    fn memory_bytes(&self) -> usize {
+        use core::mem::size_of;
+        let pages = self.pages.iter().flatten().count();
+        self.pages.capacity() * size_of::<Option<Arc<[u32]>>>()
+            + pages * PAGE * 4
+            + self.routes.capacity() * size_of::<Arc<[Option<Route>]>>()
+            + self.routes.len() * RPAGE * size_of::<Option<Route>>()
+    }
+}
+
 /// The lookup-optimised forwarding table: an immutable snapshot for the
 /// per-packet path (see the module docs for the structure).
 ///
@@ -740,7 +1038,7 @@ fn chunk_span(p: Ipv4Net) -> RangeInclusive<usize> {
 #[derive(Clone)]
 pub struct Fib {
     v4: [Arc<Chunk4>; CHUNKS],
-    v6: Arc<PrefixMap<Ipv6Net, Route>>,
+    v6: Lpm6,
     v4_prefixes: usize,
 }
 
@@ -749,7 +1047,7 @@ impl Default for Fib {
         let empty = Arc::new(Chunk4::default());
         Fib {
             v4: core::array::from_fn(|_| Arc::clone(&empty)),
-            v6: Arc::default(),
+            v6: Lpm6::default(),
             v4_prefixes: 0,
         }
     }
@@ -759,7 +1057,8 @@ impl fmt::Debug for Fib {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Fib")
             .field("v4_prefixes", &self.v4_prefixes)
-            .field("v6_prefixes", &self.v6.len())
+            .field("v6_prefixes", &self.v6.prefixes)
+            .field("v6_tables", &self.v6.tables)
             .field("memory_bytes", &self.memory_bytes())
             .finish()
     }
@@ -780,9 +1079,10 @@ impl Fib {
                 fib.set_v4(p, *r);
             }
         }
+        let mut ctl = Lpm6Ctl::default();
         for (p, l) in table.v6.iter() {
             if let Some(r) = l.first() {
-                fib.set_v6(p, *r);
+                fib.v6.set(&mut ctl, p, *r);
             }
         }
         fib
@@ -790,7 +1090,7 @@ impl Fib {
 
     /// Number of prefixes (one best route each), IPv4 and IPv6.
     pub fn len(&self) -> usize {
-        self.v4_prefixes + self.v6.len()
+        self.v4_prefixes + self.v6.prefixes
     }
 
     /// Whether the FIB has no routes.
@@ -808,7 +1108,7 @@ impl Fib {
     /// Longest-prefix match for an IPv6 destination.
     #[inline]
     pub fn lookup_v6(&self, dst: Ipv6Addr) -> Option<&Route> {
-        self.v6.get_lpm(&Ipv6Net::from(dst)).map(|(_, r)| r)
+        self.v6.lookup(u128::from(dst))
     }
 
     /// Longest-prefix match for either family.
@@ -833,7 +1133,7 @@ impl Fib {
                 total += c.memory_bytes();
             }
         }
-        total + self.v6.mem_size()
+        total + self.v6.memory_bytes()
     }
 
     fn set_v4(&mut self, p: Ipv4Net, r: Route) {
@@ -863,14 +1163,6 @@ impl Fib {
         if found {
             self.v4_prefixes = self.v4_prefixes.saturating_sub(1);
         }
-    }
-
-    fn set_v6(&mut self, p: Ipv6Net, r: Route) {
-        Arc::make_mut(&mut self.v6).insert(p, r);
-    }
-
-    fn unset_v6(&mut self, p: Ipv6Net) {
-        Arc::make_mut(&mut self.v6).remove(&p);
     }
 }
 
