@@ -1351,6 +1351,137 @@ mod tests {
         assert!(f.lookup(ip("198.18.1.129")).is_none());
     }
 
+    /// The prefix of the route `addr` resolves to.
+    fn hit(f: &Fib, addr: &str) -> Option<IpNet> {
+        f.lookup(ip(addr)).map(|r| r.prefix)
+    }
+
+    #[test]
+    fn v6_nested_prefixes_across_strides() {
+        let mut t = RouteTable::new();
+        for p in [
+            "2001:db8::/16",
+            "2001:db8::/24",
+            "2001:db8::/25",
+            "2001:db8::/32",
+            "2001:db8::/33",
+            "2001:db8:1::/48",
+            "2001:db8:1:2::/64",
+            "2001:db8:1:2::1/128",
+        ] {
+            t.add_blackhole(net(p), 0).unwrap();
+        }
+        let f = t.fib();
+        assert_eq!(hit(f, "2001:db8:1:2::1"), Some(net("2001:db8:1:2::1/128")));
+        assert_eq!(hit(f, "2001:db8:1:2::2"), Some(net("2001:db8:1:2::/64")));
+        assert_eq!(hit(f, "2001:db8:1:3::"), Some(net("2001:db8:1::/48")));
+        assert_eq!(hit(f, "2001:db8:2::"), Some(net("2001:db8::/33")));
+        assert_eq!(hit(f, "2001:db8:8000::"), Some(net("2001:db8::/32")));
+        assert_eq!(hit(f, "2001:db9::"), Some(net("2001:d80::/25")));
+        assert_eq!(hit(f, "2001:d00::"), Some(net("2001:d00::/24")));
+        assert_eq!(hit(f, "2001:e00::"), Some(net("2001::/16")));
+        assert_eq!(hit(f, "2002::"), None);
+        // The /128 needs a table at every stride from /24 to /120.
+        assert_eq!(f.v6.tables, 13);
+
+        // Removing re-expands the covering prefix; tables only the removed
+        // prefixes needed are freed at once.
+        t.remove(net("2001:db8:1:2::/64")).unwrap();
+        assert_eq!(
+            hit(t.fib(), "2001:db8:1:2::2"),
+            Some(net("2001:db8:1::/48"))
+        );
+        assert_eq!(t.fib().v6.tables, 13);
+        t.remove(net("2001:db8:1:2::1/128")).unwrap();
+        assert_eq!(
+            hit(t.fib(), "2001:db8:1:2::1"),
+            Some(net("2001:db8:1::/48"))
+        );
+        assert_eq!(t.fib().v6.tables, 3);
+        assert_eq!(t.fib().v6.tables, Fib::build(&t).v6.tables);
+        t.remove(net("2001:db8::/25")).unwrap();
+        assert_eq!(hit(t.fib(), "2001:db9::"), Some(net("2001:d00::/24")));
+        assert_eq!(hit(t.fib(), "2001:db8:8000::"), Some(net("2001:db8::/32")));
+        t.remove(net("2001:db8::/32")).unwrap();
+        assert_eq!(hit(t.fib(), "2001:db8:8000::"), Some(net("2001:d00::/24")));
+        assert_eq!(hit(t.fib(), "2001:db8:2::"), Some(net("2001:db8::/33")));
+        t.remove(net("2001:db8:1::/48")).unwrap();
+        t.remove(net("2001:db8::/33")).unwrap();
+        assert_eq!(t.fib().v6.tables, 0);
+        assert_eq!(hit(t.fib(), "2001:db8:1:2::1"), Some(net("2001:d00::/24")));
+        t.remove(net("2001:db8::/24")).unwrap();
+        assert_eq!(hit(t.fib(), "2001:db8:1:2::1"), Some(net("2001::/16")));
+        assert_eq!(t.fib().len(), 1);
+    }
+
+    #[test]
+    fn v6_snapshot_isolation_and_table_reuse() {
+        let mut t = RouteTable::new();
+        t.add_blackhole(net("2001:db8::/32"), 0).unwrap();
+        t.add_unreachable(net("2001:db8:0:1::/64"), 0).unwrap();
+        let snap = t.snapshot();
+        let used = t.v6_ctl.used_tables;
+        // Churn deep routes: their tables are freed and reused, not leaked.
+        for i in 0..100u16 {
+            let p = net(&format!("2001:db8:{i:x}::1/128"));
+            t.add_blackhole(p, 0).unwrap();
+            assert_eq!(hit(t.fib(), &format!("2001:db8:{i:x}::1")), Some(p));
+            t.remove(p).unwrap();
+        }
+        assert!(t.v6_ctl.used_tables <= used + 13);
+        assert_eq!(t.fib().v6.tables, Fib::build(&t).v6.tables);
+        // A change elsewhere in the address space leaves the snapshot's
+        // first-level page for 2001:db8::/32 shared (copy-on-write per page).
+        t.add_blackhole(net("2a00:1::/48"), 0).unwrap();
+        let page = |f: &Fib| f.v6.pages.get(0x20).cloned().flatten();
+        assert!(matches!((page(&snap), page(t.fib())), (Some(a), Some(b)) if Arc::ptr_eq(&a, &b)));
+        // Changes under the snapshot's routes do not show through it.
+        t.remove(net("2001:db8:0:1::/64")).unwrap();
+        t.replace(Route::gateway(net("2001:db8::/32"), N0, ip("fe80::1"), 0))
+            .unwrap();
+        t.add_blackhole(net("::/0"), 0).unwrap();
+        let s = &*snap;
+        assert_eq!(
+            s.lookup(ip("2001:db8:0:1::5")).unwrap().next_hop,
+            NextHop::Unreachable
+        );
+        assert_eq!(
+            s.lookup(ip("2001:db8:5::")).unwrap().next_hop,
+            NextHop::Blackhole
+        );
+        assert_eq!(hit(s, "2a00:1::1"), None);
+        assert_eq!(hit(s, "::1"), None);
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            t.fib()
+                .lookup(ip("2001:db8:0:1::5"))
+                .unwrap()
+                .next_hop
+                .nic(),
+            Some(N0)
+        );
+        assert_eq!(hit(t.fib(), "2a00:1::1"), Some(net("2a00:1::/48")));
+        assert_eq!(hit(t.fib(), "::1"), Some(net("::/0")));
+    }
+
+    #[test]
+    fn v6_memory_follows_tables() {
+        let mut t = RouteTable::new();
+        let empty = t.fib().memory_bytes();
+        t.add_blackhole(net("2001:d00::/24"), 0).unwrap();
+        assert_eq!(t.fib().v6.tables, 0);
+        let shallow = t.fib().memory_bytes();
+        // One first-level page and one route page.
+        assert!(shallow >= empty + PAGE * 4);
+        t.add_blackhole(net("2001:db8:1:2::/64"), 0).unwrap();
+        assert_eq!(t.fib().v6.tables, 5);
+        // The first five child tables fit in one new page.
+        assert!(t.fib().memory_bytes() >= shallow + PAGE * 4);
+        t.remove(net("2001:db8:1:2::/64")).unwrap();
+        assert_eq!(t.fib().v6.tables, 0);
+        assert_eq!(t.v6_ctl.free_tables.len(), 5);
+    }
+
     #[test]
     fn remove_nic_drops_its_routes() {
         let mut t = RouteTable::new();
@@ -1385,22 +1516,46 @@ mod tests {
                 .prop_map(|(b, bits)| IpAddr::V4((BASES[b] ^ (bits >> SHIFTS[b])).into())),
         ]
     }
+    // IPv6 prefixes around bases that share long common parts (64, 100 and
+    // 120 bits with the first), each perturbed below a random depth, so that
+    // prefixes pile up in the same stride tables at every level.
+    const V6_BASES: [u128; 4] = [
+        0x2001_0db8_0000_0000_0000_0000_0000_0000,
+        0x2001_0db8_0000_0000_8000_0000_0000_0000,
+        0x2001_0db8_0000_0000_0000_0000_f000_0000,
+        0x2001_0db8_0000_0000_0000_0000_0000_0080,
+    ];
+    /// How many leading bits of the base a generated address keeps.
+    fn v6_keep() -> impl Strategy<Value = u32> + Clone {
+        prop_oneof![Just(3u32), Just(24), Just(44), 0u32..=127, 96u32..=127]
+    }
+    fn v6_around(b: usize, keep: u32, bits: u128) -> u128 {
+        V6_BASES[b % 4] ^ bits.checked_shr(keep).unwrap_or(0)
+    }
     fn v6_prefix() -> impl Strategy<Value = IpNet> + Clone {
         (
+            0usize..4,
+            v6_keep(),
             any::<u128>(),
-            prop_oneof![Just(0u8), Just(128u8), 0u8..=128, 40u8..=72],
+            prop_oneof![
+                1 => Just(0u8),
+                6 => 0u8..=128,
+                // Stride boundaries (/24, /32, ..., /128) and their neighbours.
+                6 => (0u8..=13, 0u8..=2).prop_map(|(k, d)| (23 + 8 * k + d).min(128)),
+                3 => 40u8..=72,
+                2 => 100u8..=128,
+            ],
         )
-            .prop_map(|(bits, len)| {
-                let a = 0x2001_0002_0000_0000_0000_0000_0000_0000u128 ^ (bits >> 40);
+            .prop_map(|(b, keep, bits, len)| {
+                let a = v6_around(b, keep, bits);
                 IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), len).unwrap().trunc())
             })
     }
     fn v6_addr() -> impl Strategy<Value = IpAddr> {
         prop_oneof![
             any::<u128>().prop_map(|a| IpAddr::V6(a.into())),
-            any::<u128>().prop_map(|bits| IpAddr::V6(
-                (0x2001_0002_0000_0000_0000_0000_0000_0000u128 ^ (bits >> 40)).into()
-            )),
+            (0usize..4, v6_keep(), any::<u128>())
+                .prop_map(|(b, keep, bits)| IpAddr::V6(v6_around(b, keep, bits).into())),
         ]
     }
 
@@ -1411,14 +1566,17 @@ mod tests {
         RemoveMetric(IpNet, u32),
     }
 
-    fn ops(prefix: impl Strategy<Value = IpNet> + Clone) -> impl Strategy<Value = Vec<Op>> {
+    fn ops(
+        prefix: impl Strategy<Value = IpNet> + Clone,
+        n: core::ops::Range<usize>,
+    ) -> impl Strategy<Value = Vec<Op>> {
         proptest::collection::vec(
             prop_oneof![
                 4 => (prefix.clone(), 0u32..3, 0u8..4).prop_map(|(p, m, k)| Op::Add(p, m, k)),
                 1 => prefix.clone().prop_map(Op::Remove),
                 1 => (prefix, 0u32..3).prop_map(|(p, m)| Op::RemoveMetric(p, m)),
             ],
-            1..40,
+            n,
         )
     }
 
@@ -1462,9 +1620,7 @@ mod tests {
                 }
             }
             prop_assert_eq!(t.len(), naive.len());
-            let edges = naive
-                .iter()
-                .flat_map(|r| [r.prefix.network(), r.prefix.broadcast()]);
+            let edges = naive.iter().flat_map(|r| edges(r.prefix));
             for a in addrs.iter().copied().chain(edges) {
                 prop_assert_eq!(t.fib().lookup(a).copied(), oracle(&naive, a), "addr {}", a);
             }
@@ -1473,30 +1629,66 @@ mod tests {
             }
         }
         let built = Fib::build(&t);
+        // The incremental FIB has exactly the IPv6 tables a fresh build has:
+        // every table no deeper prefix needs any more was freed.
+        prop_assert_eq!(t.fib().v6.tables, built.v6.tables);
+        prop_assert_eq!(t.fib().len(), built.len());
         for a in &addrs {
             prop_assert_eq!(built.lookup(*a).copied(), oracle(&naive, *a));
-            for (snap, then) in &snaps {
-                prop_assert_eq!(snap.lookup(*a).copied(), oracle(then, *a));
+        }
+        // Snapshots still answer as the table did when they were taken.
+        let check_snaps = |snaps: &[(Arc<Fib>, Vec<Route>)]| -> Result<(), TestCaseError> {
+            for (snap, then) in snaps {
+                let probes = then.iter().flat_map(|r| edges(r.prefix));
+                for a in addrs.iter().copied().chain(probes) {
+                    prop_assert_eq!(snap.lookup(a).copied(), oracle(then, a), "addr {}", a);
+                }
+            }
+            Ok(())
+        };
+        check_snaps(&snaps)?;
+        // Remove everything in random-ish order: the trie collapses back to
+        // no child table at all, and the snapshots are still untouched.
+        let mut prefixes: Vec<IpNet> = naive.iter().map(|r| r.prefix).collect();
+        prefixes.sort_by_key(|p| (p.prefix_len() % 3, *p));
+        prefixes.dedup();
+        for p in prefixes {
+            prop_assert!(t.remove(p).is_ok());
+            naive.retain(|x| x.prefix != p);
+            for a in addrs.iter().copied() {
+                prop_assert_eq!(t.fib().lookup(a).copied(), oracle(&naive, a), "addr {}", a);
             }
         }
-        // Probe every prefix's edges too.
-        for r in &naive {
-            for a in [r.prefix.network(), r.prefix.broadcast()] {
-                prop_assert_eq!(t.fib().lookup(a).copied(), oracle(&naive, a));
-            }
-        }
+        prop_assert!(t.is_empty());
+        prop_assert_eq!(t.fib().len(), 0);
+        prop_assert_eq!(t.fib().v6.tables, 0);
+        check_snaps(&snaps)?;
         Ok(())
     }
 
+    /// A prefix's first and last address and the addresses just outside it.
+    fn edges(p: IpNet) -> [IpAddr; 4] {
+        match p {
+            IpNet::V4(p) => {
+                let (lo, hi) = (u32::from(p.network()), u32::from(p.broadcast()));
+                [lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1)].map(|a| IpAddr::V4(a.into()))
+            }
+            IpNet::V6(p) => {
+                let (lo, hi) = (u128::from(p.network()), u128::from(p.broadcast()));
+                [lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1)].map(|a| IpAddr::V6(a.into()))
+            }
+        }
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
         #[test]
-        fn lpm_v4_matches_oracle(ops in ops(v4_prefix()), addrs in proptest::collection::vec(v4_addr(), 32)) {
+        fn lpm_v4_matches_oracle(ops in ops(v4_prefix(), 1..40), addrs in proptest::collection::vec(v4_addr(), 32)) {
             run(ops, addrs)?;
         }
 
         #[test]
-        fn lpm_v6_matches_oracle(ops in ops(v6_prefix()), addrs in proptest::collection::vec(v6_addr(), 32)) {
+        fn lpm_v6_matches_oracle(ops in ops(v6_prefix(), 1..80), addrs in proptest::collection::vec(v6_addr(), 48)) {
             run(ops, addrs)?;
         }
     }
