@@ -740,7 +740,8 @@ fn chunk_span(p: Ipv4Net) -> RangeInclusive<usize> {
 }
 
 // ---------------------------------------------------------------------------
-// IPv6: rte_lpm6-style multibit trie (see the module docs).
+// IPv6: rte_lpm6-style multibit trie with compact stride tables (see the
+// module docs).
 
 /// Address bits resolved by the first-level table.
 const V6_FIRST: u32 = 24;
@@ -748,45 +749,155 @@ const V6_FIRST: u32 = 24;
 const V6_STRIDE: u32 = 8;
 /// Entries per child table.
 const TBL6: usize = 1 << V6_STRIDE;
-/// Table numbers below this are the first level (`2^24` entries = 65536
-/// tables' worth); child tables are numbered from here on.
-const V6_FIRST_TABLES: u32 = 1 << (V6_FIRST - V6_STRIDE);
-/// log2 of the entries per copy-on-write page (256 tables, 256 KiB).
-const PAGE_BITS: u32 = 16;
-const PAGE: usize = 1 << PAGE_BITS;
+/// log2 of the first-level entries per copy-on-write page (256 KiB).
+const DIR_PAGE_BITS: u32 = 16;
+const DIR_PAGE: usize = 1 << DIR_PAGE_BITS;
+/// log2 of the 64-byte lines per copy-on-write node page (256 KiB).
+const LINE_PAGE_BITS: u32 = 12;
+const LINE_PAGE: usize = 1 << LINE_PAGE_BITS;
+/// Lines of a full (256-entry) table.
+const FULL_LINES: u32 = (TBL6 / 16) as u32;
 /// log2 of the route slots per copy-on-write route page.
 const RPAGE_BITS: u32 = 10;
 const RPAGE: usize = 1 << RPAGE_BITS;
-/// Entry flag: the low 31 bits are a child table number (else a route slot).
+/// Entry flag: a child table (else a route slot; 0 = no route).
 const CHILD: u32 = 1 << 31;
+/// Child flag: the table is compact (one line) rather than full.
+const COMPACT: u32 = 1 << 30;
+/// The line index of a child entry.
+const LINE_IDX: u32 = COMPACT - 1;
+/// Runs of equal entries a compact table holds.
+const RUNS: usize = 8;
+/// Start of an unused run: above every index, and small enough for the SWAR
+/// compare in [`runs_le`] not to borrow across lanes.
+const NO_RUN: u32 = 0x1ff;
 
-/// The lookup side of the IPv6 trie: entry pages and route slots, both
-/// copy-on-write per page. Cloning bumps one reference count per page.
+/// 64 bytes, cache-line aligned: a compact table, or 1/16 of a full one.
+///
+/// Compact layout: words 0–3 hold the start index of runs 0–7 as u16 lanes
+/// (`NO_RUN` when unused; run 0 starts at 0), words 4–11 their entries.
+#[derive(Clone, Copy, Default)]
+#[repr(align(64))]
+struct Line([u32; 16]);
+
+/// How many of the four u16 lanes of `starts` are ≤ `x` (x < 256).
+#[inline]
+fn runs_le(starts: u64, x: u64) -> u64 {
+    const HI: u64 = 0x8000_8000_8000_8000;
+    const ONES: u64 = 0x0001_0001_0001_0001;
+    let t = ((x * ONES) | HI).wrapping_sub(starts) & HI;
+    (t >> 15).wrapping_mul(ONES) >> 48
+}
+
+/// Entry `i` of the compact table in `w` (see [`Line`]).
+#[inline]
+fn packed_get(w: &[u32; 16], i: u32) -> u32 {
+    let lo = u64::from(w[0]) | u64::from(w[1]) << 32;
+    let hi = u64::from(w[2]) | u64::from(w[3]) << 32;
+    let n = runs_le(lo, u64::from(i)) + runs_le(hi, u64::from(i));
+    w.get((3 + n as usize) & 15).copied().unwrap_or(0)
+}
+
+impl Line {
+    /// Entry `i` of this compact table.
+    #[inline]
+    fn compact_get(&self, i: u32) -> u32 {
+        packed_get(&self.0, i)
+    }
+
+    /// `t` as a compact table, if it has at most `RUNS` runs.
+    fn compact(t: &[u32; TBL6]) -> Option<Line> {
+        let mut line = Line([0; 16]);
+        let mut starts = [NO_RUN; RUNS];
+        let mut n = 0;
+        for (i, &e) in t.iter().enumerate() {
+            if i == 0 || t.get(i - 1) != Some(&e) {
+                *starts.get_mut(n)? = i as u32;
+                *line.0.get_mut(4 + n)? = e;
+                n += 1;
+            }
+        }
+        for (k, s) in starts.iter().enumerate() {
+            if let Some(w) = line.0.get_mut(k / 2) {
+                *w |= s << (16 * (k % 2));
+            }
+        }
+        Some(line)
+    }
+
+    /// The 256 entries of this compact table.
+    fn expand(&self) -> [u32; TBL6] {
+        core::array::from_fn(|i| self.compact_get(i as u32))
+    }
+}
+
+/// The lookup side of the IPv6 trie: first-level pages, table lines and
+/// route slots, each copy-on-write per page. Cloning bumps one reference
+/// count per page.
 #[derive(Clone, Default)]
 struct Lpm6 {
-    /// The entry arena, `PAGE` entries per page; `None` is an all-zero page
-    /// nobody wrote yet. Table `t` is entries `t * 256 .. t * 256 + 256`; the
-    /// first level is entries `0 .. 2^24`.
-    pages: Vec<Option<Arc<[u32]>>>,
+    /// The first level, `2^24` entries indexed by address bits 0..24, in
+    /// pages of `DIR_PAGE`; `None` is an all-zero page nobody wrote yet.
+    dir: Vec<Option<Arc<[u32]>>>,
+    /// Child tables: a compact table is one line, a full one `FULL_LINES`
+    /// consecutive lines (entry `i` in line `i / 16`, word `i % 16`).
+    lines: Vec<Option<Arc<[Line]>>>,
     /// Best route per slot, `RPAGE` per page; slot 0 is "no route".
     routes: Vec<Arc<[Option<Route>]>>,
     /// Prefixes installed.
     prefixes: usize,
-    /// Live child tables.
+    /// Live child tables, and how many of them are full.
     tables: usize,
+    full_tables: usize,
 }
 
 /// The control-plane bookkeeping of one [`Lpm6`], kept out of the `Fib` so
-/// snapshots do not copy it: prefix → slot, free slots and free tables.
+/// snapshots do not copy it: prefix → slot and the free lists.
 #[derive(Clone, Default)]
 struct Lpm6Ctl {
     slots: HashMap<Ipv6Net, u32>,
     free_slots: Vec<u32>,
-    /// Next never-used slot, minus one (slot 0 is reserved).
+    /// Slots ever used (slot 0 is reserved, so the next new one is this + 1).
     used_slots: u32,
-    free_tables: Vec<u32>,
-    /// Child tables ever allocated (the next new one is `V6_FIRST_TABLES + this`).
-    used_tables: u32,
+    free_lines: Vec<u32>,
+    free_fulls: Vec<u32>,
+    /// Lines ever used.
+    used_lines: u32,
+}
+
+impl Lpm6Ctl {
+    fn alloc_slot(&mut self) -> u32 {
+        match self.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                self.used_slots += 1;
+                self.used_slots
+            }
+        }
+    }
+
+    fn alloc_line(&mut self) -> u32 {
+        match self.free_lines.pop() {
+            Some(l) => l,
+            None => {
+                self.used_lines += 1;
+                self.used_lines - 1
+            }
+        }
+    }
+
+    /// `FULL_LINES` consecutive lines, never across a page.
+    fn alloc_full(&mut self) -> u32 {
+        if let Some(l) = self.free_fulls.pop() {
+            return l;
+        }
+        while !self.used_lines.is_multiple_of(FULL_LINES) {
+            self.free_lines.push(self.used_lines);
+            self.used_lines += 1;
+        }
+        self.used_lines += FULL_LINES;
+        self.used_lines - FULL_LINES
+    }
 }
 
 /// Prefix length of the route in slot `s`; -1 for "no route".
@@ -804,44 +915,84 @@ fn depth6(routes: &[Arc<[Option<Route>]>], s: u32) -> i32 {
     }
 }
 
-/// Page `pi` of `pages`, materialised and unshared.
-fn page_mut(pages: &mut Vec<Option<Arc<[u32]>>>, pi: usize) -> Option<&mut [u32]> {
+/// Page `pi` of `pages`, materialised (`n` default items) and unshared.
+fn page_mut<T: Clone + Default>(
+    pages: &mut Vec<Option<Arc<[T]>>>,
+    pi: usize,
+    n: usize,
+) -> Option<&mut [T]> {
     if pages.len() <= pi {
         pages.resize(pi + 1, None);
     }
     let p = pages
         .get_mut(pi)?
-        .get_or_insert_with(|| Arc::from(vec![0u32; PAGE]));
+        .get_or_insert_with(|| Arc::from(vec![T::default(); n]));
     Some(Arc::make_mut(p))
 }
 
-impl Lpm6Ctl {
-    fn alloc_slot(&mut self) -> u32 {
-        match self.free_slots.pop() {
-            Some(s) => s,
-            None => {
-                self.used_slots += 1;
-                self.used_slots
-            }
+/// A change applied to the leaves under a prefix.
+#[derive(Clone, Copy)]
+enum Op6 {
+    /// Adding slot `s` of a /`l`: leaves no more specific than /`l` become `s`.
+    Add { s: u32, l: i32 },
+    /// Removing slot `s`: its leaves become `new` (the covering prefix).
+    Del { s: u32, new: u32 },
+}
+
+impl Op6 {
+    /// The new value of the leaf entry `e`.
+    #[inline]
+    fn leaf(self, routes: &[Arc<[Option<Route>]>], e: u32) -> u32 {
+        match self {
+            Op6::Add { s, l } if depth6(routes, e) <= l => s,
+            Op6::Del { s, new } if e == s => new,
+            _ => e,
         }
     }
 }
 
 impl Lpm6 {
     #[inline]
-    fn entry(&self, i: usize) -> u32 {
-        match self.pages.get(i >> PAGE_BITS) {
-            Some(Some(p)) => p.get(i & (PAGE - 1)).copied().unwrap_or(0),
+    fn dir_entry(&self, i: usize) -> u32 {
+        match self.dir.get(i >> DIR_PAGE_BITS) {
+            Some(Some(p)) => p.get(i & (DIR_PAGE - 1)).copied().unwrap_or(0),
             _ => 0,
         }
     }
 
-    fn set_entry(&mut self, i: usize, v: u32) {
-        if let Some(e) =
-            page_mut(&mut self.pages, i >> PAGE_BITS).and_then(|p| p.get_mut(i & (PAGE - 1)))
+    fn set_dir_entry(&mut self, i: usize, v: u32) {
+        if self.dir_entry(i) == v {
+            return;
+        }
+        if let Some(e) = page_mut(&mut self.dir, i >> DIR_PAGE_BITS, DIR_PAGE)
+            .and_then(|p| p.get_mut(i & (DIR_PAGE - 1)))
         {
             *e = v;
         }
+    }
+
+    #[inline]
+    fn line(&self, l: usize) -> Option<&Line> {
+        match self.lines.get(l >> LINE_PAGE_BITS) {
+            Some(Some(p)) => p.get(l & (LINE_PAGE - 1)),
+            _ => None,
+        }
+    }
+
+    fn line_mut(&mut self, l: usize) -> Option<&mut Line> {
+        page_mut(&mut self.lines, l >> LINE_PAGE_BITS, LINE_PAGE)?.get_mut(l & (LINE_PAGE - 1))
+    }
+
+    /// Entry `i` of the child table `e`. Branch-free over the table kind:
+    /// both answers are computed from the one line loaded and one is
+    /// selected, so a mix of compact and full tables does not mispredict.
+    #[inline]
+    fn child_entry(&self, e: u32, i: u32) -> Option<u32> {
+        let full = u32::from(e & COMPACT == 0);
+        let w = &self.line(((e & LINE_IDX) + (i >> 4) * full) as usize)?.0;
+        let direct = w.get((i & 15) as usize).copied().unwrap_or(0);
+        let packed = packed_get(w, i);
+        Some(if full != 0 { direct } else { packed })
     }
 
     #[inline]
@@ -866,119 +1017,194 @@ impl Lpm6 {
         }
     }
 
-    /// Longest-prefix match: one first-level load, then one load per 8 bits
+    /// Longest-prefix match: one first-level load, then one line per 8 bits
     /// of the matching prefix beyond /24, then the route.
     #[inline]
     fn lookup(&self, a: u128) -> Option<&Route> {
         let mut shift = 128 - V6_FIRST;
-        let mut e = self.entry((a >> shift) as usize);
+        let mut e = self.dir_entry((a >> shift) as usize);
         while e & CHILD != 0 {
             shift = shift.checked_sub(V6_STRIDE)?;
-            let i = ((e & !CHILD) as usize) << V6_STRIDE | ((a >> shift) as usize & (TBL6 - 1));
-            e = self.entry(i);
+            e = self.child_entry(e, (a >> shift) as u32 & (TBL6 as u32 - 1))?;
         }
         self.route(e)
     }
 
-    /// A child table filled with `fill`.
-    fn alloc_table(&mut self, ctl: &mut Lpm6Ctl, fill: u32) -> u32 {
-        let t = match ctl.free_tables.pop() {
-            Some(t) => t,
+    /// The 256 entries of the child table `e`.
+    fn read_table(&self, e: u32) -> [u32; TBL6] {
+        let l = (e & LINE_IDX) as usize;
+        if e & COMPACT != 0 {
+            return self.line(l).map_or([0; TBL6], Line::expand);
+        }
+        core::array::from_fn(|i| {
+            self.line(l + i / 16)
+                .and_then(|x| x.0.get(i % 16))
+                .copied()
+                .unwrap_or(0)
+        })
+    }
+
+    fn free_table(&mut self, ctl: &mut Lpm6Ctl, e: u32) {
+        if e & COMPACT != 0 {
+            ctl.free_lines.push(e & LINE_IDX);
+        } else {
+            ctl.free_fulls.push(e & LINE_IDX);
+            self.full_tables = self.full_tables.saturating_sub(1);
+        }
+        self.tables = self.tables.saturating_sub(1);
+    }
+
+    /// Store `t` in place of the child table `old` (or as a new table) and
+    /// return the entry for its parent: a leaf if `t` is uniform, else the
+    /// (possibly moved) compact or full table.
+    fn store_table(&mut self, ctl: &mut Lpm6Ctl, old: Option<u32>, t: &[u32; TBL6]) -> u32 {
+        let first = t[0];
+        if first & CHILD == 0 && t.iter().all(|&e| e == first) {
+            if let Some(o) = old {
+                self.free_table(ctl, o);
+            }
+            return first;
+        }
+        if let Some(o) = old {
+            if self.read_table(o) == *t {
+                return o;
+            }
+        }
+        match Line::compact(t) {
+            Some(line) => {
+                let l = match old {
+                    Some(o) if o & COMPACT != 0 => o & LINE_IDX,
+                    _ => {
+                        if let Some(o) = old {
+                            self.free_table(ctl, o);
+                        }
+                        self.tables += 1;
+                        ctl.alloc_line()
+                    }
+                };
+                if let Some(x) = self.line_mut(l as usize) {
+                    *x = line;
+                }
+                CHILD | COMPACT | l
+            }
             None => {
-                ctl.used_tables += 1;
-                V6_FIRST_TABLES + ctl.used_tables - 1
+                let l = match old {
+                    Some(o) if o & COMPACT == 0 => o & LINE_IDX,
+                    _ => {
+                        if let Some(o) = old {
+                            self.free_table(ctl, o);
+                        }
+                        self.tables += 1;
+                        self.full_tables += 1;
+                        ctl.alloc_full()
+                    }
+                };
+                for (k, chunk) in t.chunks_exact(16).enumerate() {
+                    if let Some(x) = self.line_mut(l as usize + k) {
+                        x.0.copy_from_slice(chunk);
+                    }
+                }
+                CHILD | l
             }
+        }
+    }
+
+    /// Apply `op` to every leaf of the subtree the entry `e` stands for;
+    /// returns the new entry.
+    fn apply(&mut self, ctl: &mut Lpm6Ctl, e: u32, op: Op6) -> u32 {
+        if e & CHILD == 0 {
+            return op.leaf(&self.routes, e);
+        }
+        let mut t = self.read_table(e);
+        for x in t.iter_mut() {
+            *x = self.apply(ctl, *x, op);
+        }
+        self.store_table(ctl, Some(e), &t)
+    }
+
+    /// Apply `op` to the entries of prefix `a`/`l` below the entry `e`,
+    /// which covers address bits `0..base` of `a`; returns the new entry.
+    /// Tables are created on the way down and freed on the way up when they
+    /// become uniform.
+    fn update(&mut self, ctl: &mut Lpm6Ctl, e: u32, base: u32, a: u128, l: u32, op: Op6) -> u32 {
+        let (old, mut t) = if e & CHILD != 0 {
+            (Some(e), self.read_table(e))
+        } else if matches!(op, Op6::Del { .. }) {
+            // No table here: nothing of the prefix below.
+            return e;
+        } else {
+            (None, [e; TBL6])
         };
-        let base = (t as usize) << V6_STRIDE;
-        if let Some(es) = page_mut(&mut self.pages, base >> PAGE_BITS)
-            .and_then(|p| p.get_mut(base & (PAGE - 1)..(base & (PAGE - 1)) + TBL6))
-        {
-            es.fill(fill);
-        }
-        self.tables += 1;
-        t
-    }
-
-    /// The entries of `p`'s own table that `p` covers, as `(start, count)`,
-    /// and the path of `(parent entry, child table)` leading there. With
-    /// `ctl`, missing child tables are created on the way (adding); without,
-    /// a missing one means `p` has no entries (`None`).
-    fn locate(
-        &mut self,
-        mut ctl: Option<&mut Lpm6Ctl>,
-        p: Ipv6Net,
-        path: &mut Vec<(usize, u32)>,
-    ) -> Option<(usize, usize)> {
-        let a = u128::from(p.network());
-        let l = u32::from(p.prefix_len());
-        let mut idx = (a >> (128 - V6_FIRST)) as usize;
-        if l <= V6_FIRST {
-            return Some((idx, 1 << (V6_FIRST - l)));
-        }
-        let mut base = V6_FIRST;
-        loop {
-            let e = self.entry(idx);
-            let t = if e & CHILD != 0 {
-                e & !CHILD
-            } else {
-                let c = ctl.as_deref_mut()?;
-                let t = self.alloc_table(c, e);
-                self.set_entry(idx, CHILD | t);
-                t
-            };
-            path.push((idx, t));
-            let byte = (a >> (128 - base - V6_STRIDE)) as usize & (TBL6 - 1);
-            let start = ((t as usize) << V6_STRIDE) | byte;
-            if l <= base + V6_STRIDE {
-                return Some((start, 1 << (base + V6_STRIDE - l)));
-            }
-            idx = start;
-            base += V6_STRIDE;
-        }
-    }
-
-    /// Visit the entries `start .. start + n` and, recursively, every child
-    /// table below them: leaf entries `e` with `f(e)` returning `Some(v)`
-    /// become `v`.
-    fn rewrite(
-        &mut self,
-        start: usize,
-        n: usize,
-        f: &impl Fn(&[Arc<[Option<Route>]>], u32) -> Option<u32>,
-    ) {
-        let mut children = Vec::new();
-        let end = start + n;
-        let mut i = start;
-        while i < end {
-            let off = i & (PAGE - 1);
-            let m = (end - i).min(PAGE - off);
-            let Lpm6 { pages, routes, .. } = self;
-            if let Some(es) = page_mut(pages, i >> PAGE_BITS).and_then(|p| p.get_mut(off..off + m))
-            {
-                for e in es {
-                    if *e & CHILD != 0 {
-                        children.push(*e & !CHILD);
-                    } else if let Some(v) = f(routes, *e) {
-                        *e = v;
+        let byte = (a >> (128 - base - V6_STRIDE)) as usize & (TBL6 - 1);
+        if l <= base + V6_STRIDE {
+            let n = 1usize << (base + V6_STRIDE - l);
+            for i in byte..byte + n {
+                if let Some(&x) = t.get(i) {
+                    let v = self.apply(ctl, x, op);
+                    if let Some(y) = t.get_mut(i) {
+                        *y = v;
                     }
                 }
             }
-            i += m;
+        } else if let Some(&x) = t.get(byte) {
+            let v = self.update(ctl, x, base + V6_STRIDE, a, l, op);
+            if let Some(y) = t.get_mut(byte) {
+                *y = v;
+            }
         }
-        for t in children {
-            self.rewrite((t as usize) << V6_STRIDE, TBL6, f);
-        }
+        self.store_table(ctl, old, &t)
     }
 
-    /// The common leaf value of table `t`, if all its entries are one leaf.
-    fn uniform(&self, t: u32) -> Option<u32> {
-        let base = (t as usize) << V6_STRIDE;
-        let es = match self.pages.get(base >> PAGE_BITS) {
-            Some(Some(p)) => p.get(base & (PAGE - 1)..(base & (PAGE - 1)) + TBL6)?,
-            _ => return Some(0),
-        };
-        let first = *es.first()?;
-        (first & CHILD == 0 && es.iter().all(|&e| e == first)).then_some(first)
+    /// Apply `op` to the entries of `p`.
+    fn change(&mut self, ctl: &mut Lpm6Ctl, p: Ipv6Net, op: Op6) {
+        let a = u128::from(p.network());
+        let l = u32::from(p.prefix_len());
+        let idx = (a >> (128 - V6_FIRST)) as usize;
+        if l <= V6_FIRST {
+            // Up to 2^24 entries: a page at a time, leaves in place, touching
+            // (and so unsharing) only pages that change.
+            let end = idx + (1usize << (V6_FIRST - l));
+            let mut i = idx;
+            let mut children = Vec::new();
+            while i < end {
+                let (pi, off) = (i >> DIR_PAGE_BITS, i & (DIR_PAGE - 1));
+                let m = (end - i).min(DIR_PAGE - off);
+                let dirty = match self.dir.get(pi) {
+                    Some(Some(page)) => page.get(off..off + m).is_some_and(|es| {
+                        let mut dirty = false;
+                        for (k, &e) in es.iter().enumerate() {
+                            if e & CHILD != 0 {
+                                children.push(i + k);
+                            } else {
+                                dirty |= op.leaf(&self.routes, e) != e;
+                            }
+                        }
+                        dirty
+                    }),
+                    _ => op.leaf(&self.routes, 0) != 0,
+                };
+                if dirty {
+                    let Lpm6 { dir, routes, .. } = self;
+                    if let Some(es) =
+                        page_mut(dir, pi, DIR_PAGE).and_then(|p| p.get_mut(off..off + m))
+                    {
+                        for e in es.iter_mut().filter(|e| **e & CHILD == 0) {
+                            *e = op.leaf(routes, *e);
+                        }
+                    }
+                }
+                i += m;
+            }
+            for c in children {
+                let e = self.dir_entry(c);
+                let v = self.apply(ctl, e, op);
+                self.set_dir_entry(c, v);
+            }
+        } else {
+            let e = self.dir_entry(idx);
+            let v = self.update(ctl, e, V6_FIRST, a, l, op);
+            self.set_dir_entry(idx, v);
+        }
     }
 
     /// Install `r` as the best route of `p` (new prefix, or new best route).
@@ -991,30 +1217,18 @@ impl Lpm6 {
         ctl.slots.insert(p, s);
         self.set_route(s, Some(r));
         self.prefixes += 1;
-        let mut path = Vec::new();
-        if let Some((start, n)) = self.locate(Some(ctl), p, &mut path) {
-            let l = i32::from(p.prefix_len());
-            self.rewrite(start, n, &|routes, e| (depth6(routes, e) <= l).then_some(s));
-        }
+        let l = i32::from(p.prefix_len());
+        self.change(ctl, p, Op6::Add { s, l });
     }
 
     /// Remove `p`; its entries fall back to the longest covering prefix
-    /// `cover`. Child tables left uniform on `p`'s path are freed.
+    /// `cover`.
     fn unset(&mut self, ctl: &mut Lpm6Ctl, p: Ipv6Net, cover: Option<Ipv6Net>) {
         let Some(s) = ctl.slots.remove(&p) else {
             return;
         };
         let new = cover.and_then(|c| ctl.slots.get(&c).copied()).unwrap_or(0);
-        let mut path = Vec::new();
-        if let Some((start, n)) = self.locate(None, p, &mut path) {
-            self.rewrite(start, n, &|_, e| (e == s).then_some(new));
-        }
-        for &(idx, t) in path.iter().rev() {
-            let Some(v) = self.uniform(t) else { break };
-            self.set_entry(idx, v);
-            ctl.free_tables.push(t);
-            self.tables = self.tables.saturating_sub(1);
-        }
+        self.change(ctl, p, Op6::Del { s, new });
         self.set_route(s, None);
         ctl.free_slots.push(s);
         self.prefixes = self.prefixes.saturating_sub(1);
@@ -1022,9 +1236,10 @@ impl Lpm6 {
 
     fn memory_bytes(&self) -> usize {
         use core::mem::size_of;
-        let pages = self.pages.iter().flatten().count();
-        self.pages.capacity() * size_of::<Option<Arc<[u32]>>>()
-            + pages * PAGE * 4
+        self.dir.capacity() * size_of::<Option<Arc<[u32]>>>()
+            + self.dir.iter().flatten().count() * DIR_PAGE * 4
+            + self.lines.capacity() * size_of::<Option<Arc<[Line]>>>()
+            + self.lines.iter().flatten().count() * LINE_PAGE * size_of::<Line>()
             + self.routes.capacity() * size_of::<Arc<[Option<Route>]>>()
             + self.routes.len() * RPAGE * size_of::<Option<Route>>()
     }
@@ -1059,6 +1274,7 @@ impl fmt::Debug for Fib {
             .field("v4_prefixes", &self.v4_prefixes)
             .field("v6_prefixes", &self.v6.prefixes)
             .field("v6_tables", &self.v6.tables)
+            .field("v6_full_tables", &self.v6.full_tables)
             .field("memory_bytes", &self.memory_bytes())
             .finish()
     }
@@ -1420,7 +1636,7 @@ mod tests {
         t.add_blackhole(net("2001:db8::/32"), 0).unwrap();
         t.add_unreachable(net("2001:db8:0:1::/64"), 0).unwrap();
         let snap = t.snapshot();
-        let used = t.v6_ctl.used_tables;
+        let used = t.v6_ctl.used_lines;
         // Churn deep routes: their tables are freed and reused, not leaked.
         for i in 0..100u16 {
             let p = net(&format!("2001:db8:{i:x}::1/128"));
@@ -1428,12 +1644,12 @@ mod tests {
             assert_eq!(hit(t.fib(), &format!("2001:db8:{i:x}::1")), Some(p));
             t.remove(p).unwrap();
         }
-        assert!(t.v6_ctl.used_tables <= used + 13);
+        assert!(t.v6_ctl.used_lines <= used + 13);
         assert_eq!(t.fib().v6.tables, Fib::build(&t).v6.tables);
         // A change elsewhere in the address space leaves the snapshot's
         // first-level page for 2001:db8::/32 shared (copy-on-write per page).
         t.add_blackhole(net("2a00:1::/48"), 0).unwrap();
-        let page = |f: &Fib| f.v6.pages.get(0x20).cloned().flatten();
+        let page = |f: &Fib| f.v6.dir.get(0x20).cloned().flatten();
         assert!(matches!((page(&snap), page(t.fib())), (Some(a), Some(b)) if Arc::ptr_eq(&a, &b)));
         // Changes under the snapshot's routes do not show through it.
         t.remove(net("2001:db8:0:1::/64")).unwrap();
@@ -1472,14 +1688,55 @@ mod tests {
         assert_eq!(t.fib().v6.tables, 0);
         let shallow = t.fib().memory_bytes();
         // One first-level page and one route page.
-        assert!(shallow >= empty + PAGE * 4);
+        assert!(shallow >= empty + DIR_PAGE * 4);
         t.add_blackhole(net("2001:db8:1:2::/64"), 0).unwrap();
         assert_eq!(t.fib().v6.tables, 5);
-        // The first five child tables fit in one new page.
-        assert!(t.fib().memory_bytes() >= shallow + PAGE * 4);
+        // Five compact child tables: one new page of lines.
+        assert!(t.fib().memory_bytes() >= shallow + LINE_PAGE * 64);
         t.remove(net("2001:db8:1:2::/64")).unwrap();
         assert_eq!(t.fib().v6.tables, 0);
-        assert_eq!(t.v6_ctl.free_tables.len(), 5);
+        assert_eq!(t.v6_ctl.free_lines.len(), 5);
+    }
+
+    #[test]
+    fn v6_tables_turn_full_and_compact_again() {
+        let mut t = RouteTable::new();
+        t.add_unreachable(net("2001:db8::/32"), 0).unwrap();
+        // Nine /48s in one /40 table: 2 × 9 + 1 runs, too many for a line.
+        for i in 0..9u16 {
+            t.add_blackhole(net(&format!("2001:db8:{:x}::/48", i * 3 + 1)), 0)
+                .unwrap();
+        }
+        // Tables at /24 (holding the /32), /32 and /40 (the full one).
+        assert_eq!((t.fib().v6.tables, t.fib().v6.full_tables), (3, 1));
+        for i in 0..28u16 {
+            let want = if i % 3 == 1 {
+                net(&format!("2001:db8:{i:x}::/48"))
+            } else {
+                net("2001:db8::/32")
+            };
+            assert_eq!(hit(t.fib(), &format!("2001:db8:{i:x}::5")), Some(want));
+        }
+        let snap = t.snapshot();
+        // Down to seven /48s (15 runs): still full; then three (7 runs).
+        for i in [1u16, 4, 7, 10, 13, 16] {
+            t.remove(net(&format!("2001:db8:{i:x}::/48"))).unwrap();
+            assert_eq!(
+                hit(t.fib(), &format!("2001:db8:{i:x}::5")),
+                Some(net("2001:db8::/32"))
+            );
+        }
+        assert_eq!((t.fib().v6.tables, t.fib().v6.full_tables), (3, 0));
+        assert_eq!(
+            hit(t.fib(), "2001:db8:13::5"),
+            Some(net("2001:db8:13::/48"))
+        );
+        assert_eq!(hit(t.fib(), "2001:db8:19::"), Some(net("2001:db8:19::/48")));
+        assert_eq!(hit(t.fib(), "2001:db8:1a::"), Some(net("2001:db8::/32")));
+        // The snapshot keeps its full table.
+        assert_eq!(snap.v6.full_tables, 1);
+        assert_eq!(hit(&snap, "2001:db8:4::5"), Some(net("2001:db8:4::/48")));
+        assert_eq!(t.fib().v6.tables, Fib::build(&t).v6.tables);
     }
 
     #[test]
@@ -1676,6 +1933,41 @@ mod tests {
             IpNet::V6(p) => {
                 let (lo, hi) = (u128::from(p.network()), u128::from(p.broadcast()));
                 [lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1)].map(|a| IpAddr::V6(a.into()))
+            }
+        }
+    }
+
+    proptest! {
+        /// A table of up to `RUNS` runs (9 or more: not compact) survives
+        /// the compact encoding, and the SWAR search finds every entry.
+        #[test]
+        fn compact_line_matches_table(
+            cuts in proptest::collection::btree_set(1u32..256, 0..12),
+            vals in proptest::collection::vec(0u32..4, 12),
+        ) {
+            let mut t = [0u32; TBL6];
+            let mut run = 0usize;
+            let mut v = vals[0];
+            let mut runs = 1;
+            for (i, e) in t.iter_mut().enumerate() {
+                if cuts.contains(&(i as u32)) {
+                    run += 1;
+                    // Distinct from the previous run, so every cut is a run.
+                    let nv = (v + 1 + vals[run]) % 8;
+                    v = nv;
+                    runs += 1;
+                }
+                *e = v | (CHILD * (v & 1));
+            }
+            match Line::compact(&t) {
+                Some(line) => {
+                    prop_assert!(runs <= RUNS);
+                    prop_assert_eq!(line.expand(), t);
+                    for (i, &e) in t.iter().enumerate() {
+                        prop_assert_eq!(line.compact_get(i as u32), e);
+                    }
+                }
+                None => prop_assert!(runs > RUNS),
             }
         }
     }
