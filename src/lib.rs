@@ -14,6 +14,8 @@
 //! * [`wire`] — zero-copy packet views and `Repr` values.
 //! * [`buffer`], [`time`] — frames with headroom; the injected clock.
 //! * [`worker`] — the per-core runtime and the flow hash.
+//! * [`xsk`] — AF_XDP sockets, the UMEM and frame ownership (the only
+//!   module allowed `unsafe`).
 //!
 //! Everything from `wire` to `transport` is sans-I/O: no syscalls, no clock.
 #![deny(unsafe_code)]
@@ -29,3 +31,4 @@ pub mod time;
 pub mod transport;
 pub mod wire;
 pub mod worker;
+pub mod xsk;
