@@ -33,9 +33,10 @@
 //! whole UMEM — the rule from vm-memory for memory another agent writes).
 //! Putting a frame on a ring consumes its handle, so the kernel and
 //! userspace never both hold it. Dropping a handle returns the frame
-//! through a lock-free queue the worker drains on its next call (see
-//! [`umem`](self::Umem) docs in `umem.rs`); the rx→tx→completion path moves
-//! indices under the worker's pool lock, taken once per batch. A per-frame
+//! through a lock-free queue the worker drains on its next call (`umem.rs`
+//! explains the drop path and the UMEM's lifetime); the rx→tx→completion
+//! path moves indices under the worker's pool lock, taken once per batch,
+//! with no per-frame atomics. A per-frame
 //! state table makes every frame accountable: [`Umem::accounting`] and
 //! [`XskSocket::accounting`] say where each one is, and a test drives 10⁶
 //! packets and checks they all come home.
