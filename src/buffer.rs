@@ -7,27 +7,79 @@
 //! be parsed, rewritten and transmitted in the storage it arrived in.
 //!
 //! A buffer has exactly one owner at a time (it is not `Clone`): the link that
-//! received it, then the stack, then the link that transmits it. The AF_XDP
-//! link will back buffers with UMEM frames; everything else uses heap storage.
+//! received it, then the stack, then the link that transmits it. Its storage
+//! is either heap memory or a UMEM frame ([`crate::xsk::Frame`]) received by
+//! the AF_XDP link: the stack parses, rewrites in place and prepends headers
+//! on both alike, and the AF_XDP link sends a UMEM-backed buffer from the
+//! frame it is in. Dropping a UMEM-backed buffer returns its frame to the
+//! worker's free list.
 //!
 //! Growing past the storage never panics: the buffer reallocates (a cold
 //! path) so a caller that mis-sized the headroom loses speed, not
-//! correctness.
+//! correctness. A UMEM-backed buffer that grows past its frame becomes a
+//! heap buffer (its frame goes back to the free list); such fallbacks are
+//! counted ([`umem_heap_fallbacks`]).
 //!
 //! A [`PacketBatch`] is what links read into and write from: `write_packets`
 //! takes packets from the front and leaves the rest with the caller.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::gso::Gso;
+use crate::xsk::Frame;
 
 /// Default headroom reserved for link and network headers on locally built
 /// packets: Ethernet + 802.1Q (18) + IPv6 (40) + fragment header (8) + TCP
 /// with options (60), rounded up.
 pub const DEFAULT_HEADROOM: usize = 128;
 
+/// UMEM-backed buffers that had to move to the heap because they grew
+/// past their frame (cold path; process-wide).
+static UMEM_HEAP_FALLBACKS: AtomicU64 = AtomicU64::new(0);
+
+/// How many UMEM-backed buffers grew past their frame and were copied to
+/// the heap, process-wide. Non-zero means some headroom is mis-sized.
+pub fn umem_heap_fallbacks() -> u64 {
+    UMEM_HEAP_FALLBACKS.load(Ordering::Relaxed)
+}
+
+/// Where a buffer's bytes live.
+#[derive(Debug, PartialEq, Eq)]
+enum Storage {
+    Heap(Box<[u8]>),
+    Umem(Frame),
+}
+
+impl Storage {
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Storage::Heap(b) => b,
+            Storage::Umem(f) => f.as_slice(),
+        }
+    }
+
+    #[inline]
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            Storage::Heap(b) => b,
+            Storage::Umem(f) => f.as_mut_slice(),
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            Storage::Heap(b) => b.len(),
+            Storage::Umem(f) => f.capacity(),
+        }
+    }
+}
+
 /// One packet in a frame with headroom.
 #[derive(Debug, PartialEq, Eq)]
 pub struct PacketBuffer {
-    storage: Box<[u8]>,
+    storage: Storage,
     head: usize,
     tail: usize,
     /// Segmentation metadata for a send above the MTU (software GSO).
@@ -42,7 +94,7 @@ impl PacketBuffer {
     /// headroom.
     pub fn new(headroom: usize, capacity: usize) -> PacketBuffer {
         PacketBuffer {
-            storage: vec![0u8; headroom + capacity].into_boxed_slice(),
+            storage: Storage::Heap(vec![0u8; headroom + capacity].into_boxed_slice()),
             head: headroom,
             tail: headroom,
             gso: None,
@@ -63,7 +115,7 @@ impl PacketBuffer {
         let tail = tail.min(storage.len());
         let head = head.min(tail);
         PacketBuffer {
-            storage,
+            storage: Storage::Heap(storage),
             head,
             tail,
             gso: None,
@@ -71,21 +123,79 @@ impl PacketBuffer {
         }
     }
 
-    /// Give the storage back (for recycling by a pool).
+    /// Wrap a UMEM frame whose valid bytes are `head..tail` (a frame
+    /// received by the AF_XDP link). Out-of-range positions are clamped to
+    /// the frame.
+    pub fn from_frame(frame: Frame, head: usize, tail: usize) -> PacketBuffer {
+        let tail = tail.min(frame.capacity());
+        let head = head.min(tail);
+        PacketBuffer {
+            storage: Storage::Umem(frame),
+            head,
+            tail,
+            gso: None,
+            csum_verified: false,
+        }
+    }
+
+    /// Give the storage back (for recycling by a pool). A UMEM-backed
+    /// buffer is copied out and its frame returned to its free list.
     pub fn into_storage(self) -> Box<[u8]> {
-        self.storage
+        match self.storage {
+            Storage::Heap(b) => b,
+            Storage::Umem(f) => f.as_slice().into(),
+        }
+    }
+
+    /// The UMEM frame backing this buffer, if it is UMEM-backed.
+    #[inline]
+    pub fn frame(&self) -> Option<&Frame> {
+        match &self.storage {
+            Storage::Umem(f) => Some(f),
+            Storage::Heap(_) => None,
+        }
+    }
+
+    /// Whether the bytes live in a UMEM frame.
+    #[inline]
+    pub fn is_umem(&self) -> bool {
+        matches!(self.storage, Storage::Umem(_))
+    }
+
+    /// UMEM address (descriptor address space) of the first valid byte,
+    /// for a UMEM-backed buffer.
+    pub fn umem_addr(&self) -> Option<u64> {
+        self.frame().map(|f| f.addr() + self.head as u64)
+    }
+
+    /// Take the UMEM frame out, with the valid range `head..tail` within
+    /// it; the buffer is left empty (heap-backed, no allocation). `None`
+    /// (and nothing changes) for a heap buffer.
+    pub fn take_frame(&mut self) -> Option<(Frame, usize, usize)> {
+        if !self.is_umem() {
+            return None;
+        }
+        let storage = core::mem::replace(&mut self.storage, Storage::Heap(Box::default()));
+        let (head, tail) = (self.head, self.tail);
+        self.head = 0;
+        self.tail = 0;
+        match storage {
+            Storage::Umem(f) => Some((f, head, tail)),
+            Storage::Heap(_) => None,
+        }
     }
 
     /// The valid bytes.
     #[inline]
     pub fn as_slice(&self) -> &[u8] {
-        &self.storage[self.head..self.tail]
+        &self.storage.bytes()[self.head..self.tail]
     }
 
     /// The valid bytes, mutably.
     #[inline]
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        &mut self.storage[self.head..self.tail]
+        let (h, t) = (self.head, self.tail);
+        &mut self.storage.bytes_mut()[h..t]
     }
 
     /// Number of valid bytes.
@@ -125,7 +235,8 @@ impl PacketBuffer {
             self.regrow(n - self.head + DEFAULT_HEADROOM, 0);
         }
         self.head -= n;
-        &mut self.storage[self.head..self.head + n]
+        let h = self.head;
+        &mut self.storage.bytes_mut()[h..h + n]
     }
 
     /// Drop `n` bytes from the front (pull a parsed header); clamps to the length.
@@ -150,7 +261,7 @@ impl PacketBuffer {
         }
         let at = self.tail;
         self.tail += n;
-        &mut self.storage[at..at + n]
+        &mut self.storage.bytes_mut()[at..at + n]
     }
 
     /// Shorten the data to `len` bytes (no effect if already shorter).
@@ -170,13 +281,18 @@ impl PacketBuffer {
         self.csum_verified = false;
     }
 
-    /// Slow path: reallocate with `front` more headroom and `back` more tailroom.
+    /// Slow path: reallocate with `front` more headroom and `back` more
+    /// tailroom. A UMEM frame cannot grow: its bytes move to the heap and
+    /// the frame goes back to its free list (counted).
     #[cold]
     fn regrow(&mut self, front: usize, back: usize) {
         let mut s = vec![0u8; self.storage.len() + front + back].into_boxed_slice();
         let len = self.len();
         s[self.head + front..self.head + front + len].copy_from_slice(self.as_slice());
-        self.storage = s;
+        if self.is_umem() {
+            UMEM_HEAP_FALLBACKS.fetch_add(1, Ordering::Relaxed);
+        }
+        self.storage = Storage::Heap(s);
         self.head += front;
         self.tail = self.head + len;
     }
@@ -214,6 +330,59 @@ mod tests {
         b.reset(1);
         assert!(b.is_empty());
         assert_eq!(b.headroom(), 1);
+    }
+
+    fn umem() -> crate::xsk::Umem {
+        crate::xsk::Umem::new(crate::xsk::UmemConfig {
+            frame_count: 4,
+            ..crate::xsk::UmemConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn umem_buffers_parse_rewrite_and_prepend_in_place() {
+        let u = umem();
+        let mut f = u.alloc().unwrap();
+        let addr = f.addr();
+        f.as_mut_slice()[256..263].copy_from_slice(b"payload");
+        let mut b = PacketBuffer::from_frame(f, 256, 263);
+        assert!(b.is_umem());
+        assert_eq!(b.umem_addr(), Some(addr + 256));
+        assert_eq!(b.as_slice(), b"payload");
+        assert_eq!((b.headroom(), b.capacity()), (256, 4096));
+        b.prepend(4).copy_from_slice(b"hdr:");
+        b.as_mut_slice()[4] = b'P';
+        b.append(1)[0] = b'!';
+        assert_eq!(b.as_slice(), b"hdr:Payload!");
+        assert_eq!(b.umem_addr(), Some(addr + 252), "still in its frame");
+        b.advance(4);
+        assert_eq!(b.as_slice(), b"Payload!");
+        let (f, head, tail) = b.take_frame().unwrap();
+        assert_eq!((f.addr(), head, tail), (addr, 256, 264));
+        assert!(b.is_empty() && !b.is_umem());
+        drop(f);
+        assert!(u.accounting().all_free());
+    }
+
+    #[test]
+    fn umem_buffer_growing_past_its_frame_moves_to_the_heap() {
+        let u = umem();
+        let f = u.alloc().unwrap();
+        let before = umem_heap_fallbacks();
+        let mut b = PacketBuffer::from_frame(f, 8, 10);
+        b.as_mut_slice().copy_from_slice(b"ok");
+        b.prepend(64)[0] = 1;
+        assert!(!b.is_umem());
+        assert_eq!(&b.as_slice()[64..], b"ok");
+        assert!(umem_heap_fallbacks() > before);
+        assert!(u.accounting().all_free(), "the frame went home");
+        // Dropping a UMEM buffer returns its frame as well.
+        let b = PacketBuffer::from_frame(u.alloc().unwrap(), 0, 5000);
+        assert_eq!(b.len(), 4096, "clamped to the frame");
+        assert_eq!(u.accounting().user, 1);
+        drop(b);
+        assert!(u.accounting().all_free());
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! * [`worker`] — the per-core runtime: placement, inboxes, workers, the
 //!   flow hash.
 //! * [`config`] — the router's TOML configuration and flag overrides.
+//! * [`xsk`] — AF_XDP sockets, the UMEM and frame ownership (the only
+//!   module allowed `unsafe`).
 //!
 //! Everything from `wire` to `transport` is sans-I/O: no syscalls, no clock.
 #![deny(unsafe_code)]
@@ -33,6 +35,7 @@ pub mod time;
 pub mod transport;
 pub mod wire;
 pub mod worker;
+pub mod xsk;
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -31,6 +31,7 @@ pub mod fault;
 pub mod pcap;
 pub mod pipe;
 pub mod replay;
+pub mod xdp;
 
 /// What a link can do for the stack (the seeds' `LinkEndpointCapabilities`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
