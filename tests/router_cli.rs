@@ -457,38 +457,6 @@ fn setup_checks_name_the_problem() {
 }
 
 #[test]
-fn router_is_honest_without_the_af_xdp_link() {
-    if !is_root("router_is_honest_without_the_af_xdp_link") {
-        return;
-    }
-    let ns = Netns::new(2);
-    let o = ns.xdpnet(&[
-        "router",
-        "--iface",
-        "veth0=198.18.0.1/24,2001:2::1/64",
-        "--workers",
-        "1",
-    ]);
-    let (out, err) = text(&o);
-    // The checks passed and the placement is shown as planned ...
-    assert!(out.contains("placement: 1 worker for 2 rx queues"), "{out}");
-    assert!(out.contains("veth0:0 veth0:1"), "{out}");
-    assert!(
-        out.contains("setup checks passed; planned placement"),
-        "{out}"
-    );
-    // ... but it does not pretend to route, and leaves nothing behind.
-    assert_eq!(o.status.code(), Some(1), "{out}{err}");
-    assert!(err.contains("no AF_XDP link"), "{err}");
-    assert!(err.contains("nothing was attached"), "{err}");
-    assert!(
-        !ns.xdp_on_veth0().contains("prog/xdp"),
-        "{}",
-        ns.xdp_on_veth0()
-    );
-}
-
-#[test]
 fn doctor_on_a_veth() {
     if !is_root("doctor_on_a_veth") {
         return;

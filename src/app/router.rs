@@ -15,10 +15,8 @@
 //!   factory in production, in-memory pipes in tests — prints one stats line
 //!   per interface per interval and returns a [`RouterSummary`] when stopped
 //!   (stop flag, signal, or duration).
-//! * [`xdp_link_factory`] is where the AF_XDP link factory is constructed.
-//!   This build has no AF_XDP link yet, so it returns
-//!   [`RouterError::XdpLinkUnavailable`] and the command says so instead of
-//!   pretending to route.
+//! * [`xdp_link_factory`] builds the AF_XDP link factory
+//!   ([`XdpLinkFactory`]).
 //!
 //! Every shard starts with the same addresses, routes and forwarding on
 //! every interface; route changes later go through
@@ -44,6 +42,7 @@ use crate::worker::runtime::{
     InterfaceSetup, NoApp, ReadyLink, Runtime, RuntimeConfig, RuntimeError, ShardSetup,
 };
 use crate::worker::stats::{sum_drops, sum_nics, WorkerStats};
+use crate::worker::xdp_factory::XdpLinkFactory;
 
 /// Why the router could not start or run; each names the cause and the fix.
 #[derive(Debug)]
@@ -63,8 +62,6 @@ pub enum RouterError {
     },
     /// The workers failed.
     Runtime(RuntimeError),
-    /// This build has no AF_XDP link.
-    XdpLinkUnavailable,
 }
 
 impl fmt::Display for RouterError {
@@ -75,14 +72,6 @@ impl fmt::Display for RouterError {
             Self::Placement(e) => write!(f, "{e}"),
             Self::Steering { ifname, error } => write!(f, "{ifname}: {error}"),
             Self::Runtime(e) => write!(f, "{e}"),
-            Self::XdpLinkUnavailable => write!(
-                f,
-                "this build of xdpnet has no AF_XDP link yet (src/link/xdp.rs), so the \
-                 router cannot move packets; the setup checks passed and nothing was \
-                 attached or changed. Fix: use a build that includes the AF_XDP link; \
-                 meanwhile `xdpnet doctor IF` checks the host and `xdpnet bench pipeline` \
-                 runs the forwarding path in memory"
-            ),
         }
     }
 }
@@ -167,16 +156,14 @@ pub fn plan(
     )?)
 }
 
-/// The AF_XDP link factory for `config`.
-///
-/// This is the one piece that remains to plug in when `src/link/xdp.rs`
-/// lands: construct the factory (UMEM per queue, frame size
-/// [`DEFAULT_FRAME_SIZE`], `config.copy_mode`, need_wakeup, busy poll when
-/// `config.busy_poll`) and return it. Until then the router refuses to run
-/// rather than pretend.
+/// The AF_XDP link factory for `config`: one socket per (interface, rx
+/// queue), a UMEM per worker shared by its sockets, the requested copy mode
+/// and busy polling.
 pub fn xdp_link_factory(config: &RouterConfig) -> Result<Arc<dyn LinkFactory>, RouterError> {
-    let _ = config;
-    Err(RouterError::XdpLinkUnavailable)
+    Ok(Arc::new(XdpLinkFactory::new(
+        config.copy_mode,
+        config.busy_poll,
+    )))
 }
 
 /// The steering programs of the router's interfaces.

@@ -9,9 +9,7 @@
 //!
 //! Order of work: parse flags and the config file (flags win) → setup checks
 //! (privileges, interfaces, queues, MTU) → placement → the AF_XDP link
-//! factory → steering programs → workers. This build has no AF_XDP link
-//! yet: after the checks pass, the command prints the planned placement
-//! and exits non-zero saying so; nothing is attached.
+//! factory → steering programs → workers, until SIGINT/SIGTERM or `-d`.
 
 use std::io::Write;
 use std::path::PathBuf;

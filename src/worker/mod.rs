@@ -41,3 +41,4 @@ pub mod links;
 pub mod placement;
 pub mod runtime;
 pub mod stats;
+pub mod xdp_factory;
