@@ -185,3 +185,203 @@ pub fn transfer(
     }
     (got, now.saturating_duration_since(start))
 }
+
+// ---- a hand-driven peer: inject segments, read what the stack sends -------
+
+use std::net::{IpAddr, Ipv4Addr};
+use xdpnet::link::pipe::{Channel, ChannelHandle};
+use xdpnet::link::Capabilities;
+use xdpnet::wire::ethernet::{EthernetFrame, EthernetRepr};
+use xdpnet::wire::ipv4::{Ipv4Packet, Ipv4Repr};
+use xdpnet::wire::tcp::{TcpControl, TcpPacket, TcpRepr, TcpSeqNumber, TcpTimestampRepr};
+use xdpnet::wire::{EtherType, IpProtocol};
+
+/// Our stack's address in raw tests.
+pub const US: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+/// The hand-driven peer's address.
+pub const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+
+/// A segment the stack sent, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seg {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub control: TcpControl,
+    pub seq: u32,
+    pub ack: Option<u32>,
+    pub window: u16,
+    pub window_scale: Option<u8>,
+    pub mss: Option<u16>,
+    pub sack_permitted: bool,
+    pub sack: Vec<(u32, u32)>,
+    pub ts: Option<(u32, u32)>,
+    pub payload: Vec<u8>,
+}
+
+/// A segment to inject, by struct update from [`Inject::new`].
+#[derive(Debug, Clone)]
+pub struct Inject {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub control: TcpControl,
+    pub seq: u32,
+    pub ack: Option<u32>,
+    pub window: u16,
+    pub window_scale: Option<u8>,
+    pub mss: Option<u16>,
+    pub sack_permitted: bool,
+    pub sack: Vec<(u32, u32)>,
+    pub ts: Option<(u32, u32)>,
+    pub payload: Vec<u8>,
+}
+
+impl Inject {
+    /// A plain segment from the peer's port 40000 to our `port`.
+    pub fn new(port: u16) -> Inject {
+        Inject {
+            src_port: 40000,
+            dst_port: port,
+            control: TcpControl::None,
+            seq: 0,
+            ack: None,
+            window: 65535,
+            window_scale: None,
+            mss: None,
+            sack_permitted: false,
+            sack: Vec::new(),
+            ts: None,
+            payload: Vec::new(),
+        }
+    }
+}
+
+/// A stack on a channel, with the peer's MAC statically known.
+pub struct RawHost {
+    pub stack: Stack,
+    pub link: ChannelHandle,
+    pub now: Instant,
+}
+
+impl RawHost {
+    /// A stack at 198.18.0.1 whose peer 198.18.0.2 is driven by the test.
+    pub fn new(mtu: usize) -> RawHost {
+        let (ep, link) = Channel::new(mac(1), mtu, Capabilities::RESOLUTION_REQUIRED);
+        let mut stack = Stack::default();
+        let nic = stack.add_nic("eth0", ep);
+        stack
+            .add_address(nic, "198.18.0.1/24".parse().unwrap())
+            .unwrap();
+        stack
+            .add_static_neighbor(nic, IpAddr::V4(PEER), mac(2))
+            .unwrap();
+        RawHost {
+            stack,
+            link,
+            now: Instant::from_secs(100),
+        }
+    }
+
+    /// Deliver a segment from the peer and poll.
+    pub fn send(&mut self, s: &Inject) {
+        let sack: [Option<(u32, u32)>; 4] = core::array::from_fn(|i| s.sack.get(i).copied());
+        let repr = TcpRepr {
+            src_port: s.src_port,
+            dst_port: s.dst_port,
+            control: s.control,
+            seq_number: TcpSeqNumber::from(s.seq),
+            ack_number: s.ack.map(TcpSeqNumber::from),
+            window_len: s.window,
+            window_scale: s.window_scale,
+            max_seg_size: s.mss,
+            sack_permitted: s.sack_permitted,
+            sack_ranges: sack,
+            timestamp: s.ts.map(|(tsval, tsecr)| TcpTimestampRepr { tsval, tsecr }),
+            payload: &s.payload,
+        };
+        let tcp_len = repr.buffer_len();
+        let ip = Ipv4Repr {
+            src_addr: PEER,
+            dst_addr: US,
+            next_header: IpProtocol::Tcp,
+            payload_len: tcp_len,
+            hop_limit: 64,
+            tos: 0,
+            ident: 1,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        let mut frame = vec![0u8; 14 + 20 + tcp_len];
+        EthernetRepr {
+            src_addr: mac(2),
+            dst_addr: mac(1),
+            ethertype: EtherType::Ipv4,
+            vlan: None,
+        }
+        .emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
+        ip.emit(&mut Ipv4Packet::new_unchecked(&mut frame[14..34]));
+        repr.emit(
+            &mut TcpPacket::new_unchecked(&mut frame[34..]),
+            &IpAddr::V4(PEER),
+            &IpAddr::V4(US),
+            true,
+        );
+        self.link.inject_inbound(&frame);
+        self.stack.poll(self.now);
+    }
+
+    /// Poll at the current time.
+    pub fn poll(&mut self) {
+        self.stack.poll(self.now);
+    }
+
+    /// Move the clock by `d` and poll.
+    pub fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.stack.poll(self.now);
+    }
+
+    /// Take the TCP segments the stack sent.
+    pub fn recv(&mut self) -> Vec<Seg> {
+        let mut out = Vec::new();
+        for f in self.link.take_outbound() {
+            let Ok(eth) = EthernetFrame::new_checked(f.as_slice()) else {
+                continue;
+            };
+            if eth.payload_ethertype() != EtherType::Ipv4 {
+                continue;
+            }
+            let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
+                continue;
+            };
+            if ip.next_header() != IpProtocol::Tcp {
+                continue;
+            }
+            let tcp = TcpPacket::new_checked(ip.payload()).expect("tcp");
+            let r = TcpRepr::parse(&tcp, &IpAddr::V4(US), &IpAddr::V4(PEER), true)
+                .expect("valid TCP from the stack");
+            out.push(Seg {
+                src_port: r.src_port,
+                dst_port: r.dst_port,
+                control: r.control,
+                seq: r.seq_number.as_u32(),
+                ack: r.ack_number.map(|a| a.as_u32()),
+                window: r.window_len,
+                window_scale: r.window_scale,
+                mss: r.max_seg_size,
+                sack_permitted: r.sack_permitted,
+                sack: r.sack_ranges.iter().flatten().copied().collect(),
+                ts: r.timestamp.map(|t| (t.tsval, t.tsecr)),
+                payload: r.payload.to_vec(),
+            });
+        }
+        out
+    }
+
+    /// Take exactly one segment.
+    pub fn recv_one(&mut self) -> Seg {
+        let mut v = self.recv();
+        assert_eq!(v.len(), 1, "expected one segment, got {v:#?}");
+        v.remove(0)
+    }
+}

@@ -633,6 +633,8 @@ impl TcpConnection {
         if self.state == TcpState::SynReceived {
             if self.snd_una < ack && ack <= self.snd_nxt {
                 self.state = TcpState::Established;
+                // (The RTT sample is taken by process_ack below.)
+                self.syn_done();
                 self.snd_wnd = usize::from(seg.window_len) << self.snd_wscale;
                 self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
                 self.snd_wl1 = seq;
@@ -744,6 +746,7 @@ impl TcpConnection {
                 self.snd_wl1 = seg.seq_number;
                 self.snd_wl2 = ack;
                 self.take_rtt_sample(seg, ack, now);
+                self.syn_done();
                 self.snd_una = ack;
                 self.rtx_deadline = None;
                 self.retries = 0;
@@ -764,6 +767,16 @@ impl TcpConnection {
             }
         }
         Verdict::Done
+    }
+
+    /// The handshake completed: RFC 6298 5.7 — if the SYN (or SYN-ACK)
+    /// timed out and no RTT sample exists, data starts with a 3 s RTO; the
+    /// SYN's backoff ends either way.
+    fn syn_done(&mut self) {
+        if self.retries > 0 {
+            self.rtt.syn_timed_out();
+        }
+        self.rtt.reset_backoff();
     }
 
     fn take_rtt_sample(&mut self, seg: &TcpRepr, ack: Seq, now: Instant) {

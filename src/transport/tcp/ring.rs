@@ -99,10 +99,9 @@ impl RingBuffer {
             return;
         }
         self.head = (self.head + n) % self.buf.len();
+        // The head is not rewound when the ring empties: out-of-order data
+        // may sit past the readable part at positions relative to it.
         self.len -= n;
-        if self.len == 0 {
-            self.head = 0;
-        }
     }
 
     /// Copy readable bytes into `out` and consume them.
@@ -142,5 +141,18 @@ mod tests {
         r.read(&mut o);
         assert_eq!(&o, b"abcxyz");
         assert_eq!(r.write_at(8, b"q"), 0, "beyond the ring is refused");
+    }
+
+    #[test]
+    fn draining_keeps_out_of_order_data_in_place() {
+        let mut r = RingBuffer::new(8);
+        r.push(b"ab");
+        assert_eq!(r.write_at(1, b"d"), 1);
+        let mut o = [0u8; 2];
+        r.read(&mut o);
+        assert_eq!(r.write_at(0, b"c"), 1);
+        r.commit(2);
+        r.read(&mut o);
+        assert_eq!(&o, b"cd");
     }
 }

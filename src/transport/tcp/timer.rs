@@ -101,8 +101,6 @@ impl TcpConnection {
         self.rtt.back_off();
         match self.state {
             TcpState::SynSent | TcpState::SynReceived => {
-                // RFC 6298 5.7: data after a timed-out SYN starts at 3 s.
-                self.rtt.syn_timed_out();
                 self.syn_needed = true;
             }
             _ => {
