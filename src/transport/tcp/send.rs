@@ -105,6 +105,7 @@ impl TcpConnection {
             };
             self.emit(&spec, now, env, stats, out);
             stats.resets_sent += 1;
+            self.enter_closed();
             return;
         }
         match self.state {
