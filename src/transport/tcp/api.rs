@@ -735,6 +735,7 @@ impl Stack {
             }
         }
         c.update_mss();
+        c.cc = super::congestion::new_controller(cfg.congestion, c.mss);
         c.state = TcpState::Established;
         c.snd_wnd = usize::from(seg.window_len) << c.snd_wscale;
         c.max_snd_wnd = c.snd_wnd;

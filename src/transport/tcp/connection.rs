@@ -77,6 +77,9 @@ pub(crate) struct Recovery {
     /// Every unSACKed octet below this is considered lost.
     pub(crate) lost_limit: Seq,
     pub(crate) kind: RecoveryKind,
+    /// The first retransmission goes regardless of the pipe (RFC 5681 3.2
+    /// step 3, RFC 6675 5 (4.3)).
+    pub(crate) force: bool,
 }
 
 /// What the stack must do after a segment was processed.
@@ -392,6 +395,8 @@ impl TcpConnection {
             .unwrap_or(default_peer_mss(self.remote.is_ipv6()))
             .max(64);
         self.update_mss();
+        // RFC 6928: the initial window counts segments of the effective MSS.
+        self.cc = new_controller(cfg.congestion, self.mss);
     }
 
     /// Effective send MSS (RFC 9293 3.7.1 Eff.snd.MSS): the peer's MSS, our
@@ -854,12 +859,13 @@ impl TcpConnection {
                     if rec.kind != RecoveryKind::Fast {
                         // After an RTO the window regrows by slow start.
                         self.cc
-                            .on_ack(acked, flight_before, mss, now, self.rtt.srtt());
+                            .on_ack(data_acked, flight_before, mss, now, self.rtt.srtt());
                     } else if !self.sack_enabled {
                         // RFC 6582 3.2 step 5: a partial ACK means the next
                         // segment was lost too: retransmit it.
                         rec.high_rxt = ack;
                         rec.lost_limit = ack + 1;
+                        rec.force = true;
                         let gone = acked.div_ceil(mss.max(1)) as u32;
                         self.dupacks = self.dupacks.saturating_sub(gone);
                     }
@@ -868,7 +874,7 @@ impl TcpConnection {
                 None => {
                     self.dupacks = 0;
                     self.cc
-                        .on_ack(acked, flight_before, mss, now, self.rtt.srtt());
+                        .on_ack(data_acked, flight_before, mss, now, self.rtt.srtt());
                 }
             }
             // RFC 6298 5.2/5.3: stop the timer when everything is
@@ -950,6 +956,7 @@ impl TcpConnection {
             high_rxt: self.snd_una,
             lost_limit,
             kind: RecoveryKind::Fast,
+            force: true,
         });
         self.last_recover = self.snd_nxt;
         self.counters.fast_retransmits += 1;

@@ -256,13 +256,13 @@ impl TcpConnection {
             // RFC 6675 5 (C) NextSeg rule 1: the first lost, not yet
             // retransmitted, unSACKed segment.
             if let Some(mut rec) = self.recovery {
-                if pipe < cwnd {
+                if pipe < cwnd || rec.force {
                     let from = rec.high_rxt.max(self.snd_una);
                     if let Some((s, hole_end)) =
                         self.scoreboard
                             .next_hole(from, rec.lost_limit, self.snd_nxt)
                     {
-                        let room = (cwnd - pipe).max(1);
+                        let room = cwnd.saturating_sub(pipe).max(1);
                         let mut len = (hole_end.wrapping_sub(s).max(0) as usize)
                             .min(max_chunk)
                             .min(room.div_ceil(mss) * mss);
@@ -272,6 +272,7 @@ impl TcpConnection {
                         if len > 0 {
                             self.send_range(s, len, true, now, env, stats, out);
                             rec.high_rxt = s + len;
+                            rec.force = false;
                             self.recovery = Some(rec);
                             sent = true;
                             continue;

@@ -114,6 +114,7 @@ impl TcpConnection {
                     high_rxt: self.snd_una,
                     lost_limit: self.snd_nxt,
                     kind: RecoveryKind::Rto,
+                    force: true,
                 });
                 self.last_recover = self.snd_nxt;
                 self.dupacks = 0;
@@ -140,6 +141,7 @@ impl TcpConnection {
                 high_rxt: self.snd_una,
                 lost_limit: self.snd_nxt,
                 kind: RecoveryKind::Pmtu,
+                force: true,
             });
         }
         true
