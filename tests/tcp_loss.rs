@@ -276,7 +276,7 @@ fn icmp_frag_needed_lowers_the_mss_and_data_gets_through() {
     let mut now = Instant::from_secs(1);
     let l = b.tcp_listen(sock("198.18.1.2:80"), 4).unwrap();
     let c = a.tcp_connect(sock("198.18.1.2:80"), None, now).unwrap();
-    let mut poll3 = |a: &mut Stack, r: &mut Stack, b: &mut Stack, now: Instant| {
+    let poll3 = |a: &mut Stack, r: &mut Stack, b: &mut Stack, now: Instant| {
         for _ in 0..10_000 {
             if !(a.poll(now) | r.poll(now) | b.poll(now)) {
                 return;
