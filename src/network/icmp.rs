@@ -194,8 +194,10 @@ impl Stack {
             reporter,
             remote,
         };
-        if proto == IpProtocol::Udp {
-            self.udp_control(local, remote, event);
+        match proto {
+            IpProtocol::Udp => self.udp_control(local, remote, event),
+            IpProtocol::Tcp => self.tcp_control(local, remote, event, invoking),
+            _ => {}
         }
     }
 

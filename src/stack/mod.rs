@@ -246,6 +246,8 @@ pub struct Stack {
     /// Local IPv4 addresses of every NIC (weak host model, RFC 1122
     /// 3.3.4.2), kept contiguous for the per-packet check.
     pub(crate) local_v4: Vec<Ipv4Addr>,
+    /// TCP listeners, connections, settings and timers.
+    pub(crate) tcp: crate::transport::tcp::TcpTable,
 }
 
 impl fmt::Debug for Stack {
@@ -288,6 +290,7 @@ impl Stack {
             events: VecDeque::new(),
             handoff: VecDeque::new(),
             local_v4: Vec::new(),
+            tcp: Default::default(),
             config,
         }
     }
@@ -691,6 +694,7 @@ impl Stack {
         if !self.loopback.is_empty() {
             fold(Some(Instant::ZERO));
         }
+        fold(self.tcp.poll_at());
         at
     }
 
@@ -746,5 +750,6 @@ impl Stack {
         self.process_neighbor_timers(now);
         self.process_dad_timers(now);
         self.process_reassembly_timers(now);
+        self.process_tcp_timers(now);
     }
 }

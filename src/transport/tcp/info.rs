@@ -1,0 +1,109 @@
+//! Connection information, modelled on Linux's `TCP_INFO` (`struct
+//! tcp_info`).
+
+use super::connection::TcpConnection;
+use super::TcpState;
+use crate::time::Duration;
+
+/// A snapshot of one connection's state and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// The RFC 9293 state.
+    pub state: TcpState,
+    /// Congestion window, bytes.
+    pub cwnd: usize,
+    /// Slow-start threshold, bytes (very large until the first loss).
+    pub ssthresh: usize,
+    /// Smoothed RTT (RFC 6298), if measured.
+    pub srtt: Option<Duration>,
+    /// RTT variance.
+    pub rttvar: Duration,
+    /// Current retransmission timeout, backoff included.
+    pub rto: Duration,
+    /// Consecutive timeouts without progress (`tcpi_backoff`).
+    pub backoff: u32,
+    /// Segments retransmitted (`tcpi_total_retrans`).
+    pub retransmits: u64,
+    /// Fast retransmit episodes.
+    pub fast_retransmits: u64,
+    /// Retransmission timeouts.
+    pub timeouts: u64,
+    /// Payload bytes acknowledged by the peer (`tcpi_bytes_acked`).
+    pub bytes_acked: u64,
+    /// Payload bytes received in order (`tcpi_bytes_received`).
+    pub bytes_received: u64,
+    /// Payload bytes sent, retransmissions included.
+    pub bytes_sent: u64,
+    /// Segments received.
+    pub segs_in: u64,
+    /// Segments sent.
+    pub segs_out: u64,
+    /// Payload bytes per segment we send (`tcpi_snd_mss`).
+    pub mss: usize,
+    /// The MSS we advertised (`tcpi_advmss`).
+    pub advertised_mss: u16,
+    /// The path MTU.
+    pub pmtu: usize,
+    /// The peer's receive window, bytes.
+    pub snd_wnd: usize,
+    /// Our receive window as last advertised, bytes.
+    pub rcv_wnd: usize,
+    /// Window scale we apply to the peer's window (`tcpi_snd_wscale`).
+    pub snd_wscale: u8,
+    /// Window scale the peer applies to ours (`tcpi_rcv_wscale`).
+    pub rcv_wscale: u8,
+    /// Timestamps in use (RFC 7323).
+    pub timestamps: bool,
+    /// SACK in use (RFC 2018).
+    pub sack: bool,
+    /// Bytes sent and not yet acknowledged.
+    pub unacked: usize,
+    /// Duplicate ACKs received.
+    pub dup_acks: u64,
+    /// Bytes queued to send (not yet acknowledged).
+    pub send_queue: usize,
+    /// Bytes received and not yet read.
+    pub recv_queue: usize,
+    /// Out-of-order segments dropped because the reassembly bound was hit.
+    pub ooo_dropped: u64,
+    /// Whether loss recovery is under way.
+    pub in_recovery: bool,
+}
+
+impl TcpConnection {
+    /// The `TCP_INFO` snapshot.
+    pub(crate) fn info(&self) -> TcpInfo {
+        TcpInfo {
+            state: self.state,
+            cwnd: self.cc.cwnd(),
+            ssthresh: self.cc.ssthresh(),
+            srtt: self.rtt.srtt(),
+            rttvar: self.rtt.rttvar(),
+            rto: self.rtt.rto(),
+            backoff: self.rtt.backoff(),
+            retransmits: self.counters.retransmits,
+            fast_retransmits: self.counters.fast_retransmits,
+            timeouts: self.counters.timeouts,
+            bytes_acked: self.counters.bytes_acked,
+            bytes_received: self.counters.bytes_received,
+            bytes_sent: self.counters.bytes_sent,
+            segs_in: self.counters.segs_in,
+            segs_out: self.counters.segs_out,
+            mss: self.mss,
+            advertised_mss: self.our_mss,
+            pmtu: self.pmtu,
+            snd_wnd: self.snd_wnd,
+            rcv_wnd: self.rcv_wnd(),
+            snd_wscale: self.snd_wscale,
+            rcv_wscale: self.rcv_wscale,
+            timestamps: self.ts_enabled,
+            sack: self.sack_enabled,
+            unacked: self.flight(),
+            dup_acks: self.counters.dup_acks_in,
+            send_queue: self.tx.len(),
+            recv_queue: self.rx.len(),
+            ooo_dropped: self.counters.ooo_dropped,
+            in_recovery: self.recovery.is_some(),
+        }
+    }
+}

@@ -1,0 +1,494 @@
+//! The send path of a connection: which segments go out now, and building
+//! them (RFC 9293 3.8.6, RFC 5681, RFC 6675, RFC 896).
+//!
+//! Per call (one per poll per connection, so ACK work is coalesced):
+//! 1. a RST if the application aborted (RFC 9293 3.10.4);
+//! 2. the SYN or SYN-ACK in SYN-SENT / SYN-RECEIVED (with MSS clamped to
+//!    the route MTU, window scale, SACK-permitted and timestamps);
+//! 3. in loss recovery, retransmissions chosen as RFC 6675 `NextSeg` rule 1
+//!    while `pipe < cwnd` (RFC 6675 5 (C));
+//! 4. new data and the FIN within min(cwnd - pipe, SND.UNA + SND.WND -
+//!    SND.NXT), in chunks of up to 64 KiB with GSO metadata when the link
+//!    does software GSO, else MSS-sized segments; the sender's silly window
+//!    avoidance and Nagle's algorithm (RFC 9293 3.8.6.2.1, RFC 896) hold
+//!    back small segments while data is unacknowledged;
+//! 5. a zero-window or keepalive probe (RFC 9293 3.8.6.1, 3.8.4);
+//! 6. a pure ACK or window update if nothing else carried one.
+
+use super::connection::TcpConnection;
+use super::{TcpState, TcpStats};
+use crate::buffer::PacketBuffer;
+use crate::gso::{Gso, GsoType, SOFTWARE_GSO_MAX_SIZE};
+use crate::time::Instant;
+use crate::wire::tcp::{TcpControl, TcpPacket, TcpRepr, TcpSeqNumber as Seq, TcpTimestampRepr};
+
+/// What the egress path offers the connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TxEnv {
+    /// Largest TCP payload of one GSO packet; 0 without software GSO.
+    pub(crate) gso_max: usize,
+    /// The link computes transport checksums.
+    pub(crate) csum_offload: bool,
+    /// The egress link's MTU.
+    pub(crate) link_mtu: usize,
+    /// Headroom for the IP and link headers.
+    pub(crate) headroom: usize,
+}
+
+impl TxEnv {
+    /// The GSO payload limit for a link: the GSO maximum less the headers.
+    pub(crate) fn gso_limit(software_gso: bool, v6: bool) -> usize {
+        if software_gso {
+            let ip = if v6 { 40 } else { 20 };
+            SOFTWARE_GSO_MAX_SIZE - 1 - ip - 60
+        } else {
+            0
+        }
+    }
+}
+
+/// A segment to build: where it starts, its control bit and the send
+/// buffer bytes it carries.
+struct SegSpec {
+    seq: Seq,
+    control: TcpControl,
+    data_off: usize,
+    data_len: usize,
+    syn: bool,
+}
+
+impl TcpConnection {
+    /// RFC 6675 `SetPipe`: octets believed to be in the network.
+    pub(crate) fn pipe(&self) -> usize {
+        let flight = self.flight();
+        let sacked = if self.sack_enabled {
+            self.scoreboard.sacked_bytes()
+        } else {
+            // Without SACK each duplicate ACK says a segment left the
+            // network (RFC 5681 3.2 step 4's window inflation, as Linux
+            // emulates SACK for Reno).
+            (self.dupacks as usize * self.mss).min(flight)
+        };
+        let lost = match self.recovery {
+            Some(rec) => {
+                let from = rec.high_rxt.max(self.snd_una);
+                if rec.lost_limit > from {
+                    let span = rec.lost_limit.wrapping_sub(from) as usize;
+                    span.saturating_sub(self.scoreboard.sacked_in(from, rec.lost_limit))
+                } else {
+                    0
+                }
+            }
+            None => 0,
+        };
+        flight.saturating_sub(sacked).saturating_sub(lost)
+    }
+
+    /// Produce this connection's segments into `out` (transport header and
+    /// payload; the stack adds the IP header).
+    pub(crate) fn dispatch(
+        &mut self,
+        now: Instant,
+        env: &TxEnv,
+        stats: &mut TcpStats,
+        out: &mut Vec<PacketBuffer>,
+    ) {
+        if self.rst_needed {
+            // RFC 9293 3.10.4 ABORT: <SEQ=SND.NXT><CTL=RST>.
+            self.rst_needed = false;
+            let spec = SegSpec {
+                seq: self.snd_nxt,
+                control: TcpControl::Rst,
+                data_off: 0,
+                data_len: 0,
+                syn: false,
+            };
+            self.emit(&spec, now, env, stats, out);
+            stats.resets_sent += 1;
+            self.enter_closed();
+            return;
+        }
+        match self.state {
+            TcpState::Closed | TcpState::Listen => return,
+            TcpState::SynSent => {
+                if self.syn_needed {
+                    self.send_syn(now, env, stats, out);
+                }
+                return;
+            }
+            TcpState::SynReceived if self.syn_needed => {
+                self.send_syn(now, env, stats, out);
+                return;
+            }
+            _ => {}
+        }
+        let mut sent = false;
+        if self.state != TcpState::SynReceived {
+            sent = self.send_data(now, env, stats, out);
+        }
+        if self.probe_needed {
+            self.probe_needed = false;
+            if !sent {
+                // Zero-window or keepalive probe: a segment below the window
+                // (SEG.SEQ = SND.UNA - 1, as Linux) that the peer must answer
+                // with an ACK carrying its window (RFC 9293 3.10.7.4).
+                let spec = SegSpec {
+                    seq: self.snd_una - 1,
+                    control: TcpControl::None,
+                    data_off: 0,
+                    data_len: 0,
+                    syn: false,
+                };
+                self.emit(&spec, now, env, stats, out);
+                sent = true;
+            }
+        }
+        if !sent && (self.ack_now || self.window_update_due()) {
+            let spec = SegSpec {
+                seq: self.snd_nxt,
+                control: TcpControl::None,
+                data_off: 0,
+                data_len: 0,
+                syn: false,
+            };
+            self.emit(&spec, now, env, stats, out);
+        }
+    }
+
+    fn send_syn(
+        &mut self,
+        now: Instant,
+        env: &TxEnv,
+        stats: &mut TcpStats,
+        out: &mut Vec<PacketBuffer>,
+    ) {
+        self.syn_needed = false;
+        let spec = SegSpec {
+            seq: self.iss,
+            control: TcpControl::Syn,
+            data_off: 0,
+            data_len: 0,
+            syn: true,
+        };
+        self.emit(&spec, now, env, stats, out);
+        if self.snd_nxt == self.iss {
+            self.snd_nxt = self.iss + 1;
+        }
+        if self.rtx_deadline.is_none() {
+            self.rtx_deadline = Some(now + self.rtt.rto());
+        }
+        if self.retries == 0 && !self.ts_enabled {
+            self.rtt.timing = Some((self.iss, now));
+        }
+    }
+
+    /// Whether the window we could advertise has grown enough since the
+    /// last advertisement to be worth a window update (receiver-side silly
+    /// window avoidance, RFC 9293 3.8.6.2.2).
+    pub(crate) fn window_update_due(&self) -> bool {
+        if !matches!(
+            self.state,
+            TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2
+        ) {
+            return false;
+        }
+        let right = self.rcv_nxt + self.scaled_free();
+        let grow = right.wrapping_sub(self.rcv_adv).max(0) as usize;
+        grow >= self.mss.max(self.rx.capacity() / 4)
+    }
+
+    /// Free receive space, rounded down to the window scale.
+    fn scaled_free(&self) -> usize {
+        let free = self.rx.free().min(65535usize << self.rcv_wscale);
+        (free >> self.rcv_wscale) << self.rcv_wscale
+    }
+
+    /// The window field for the next segment, recording the right edge.
+    fn advertise_window(&mut self, syn: bool) -> u16 {
+        if syn {
+            // RFC 7323 2.2: the window in a SYN is not scaled.
+            let w = self.rx.free().min(65535);
+            self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + w);
+            return w as u16;
+        }
+        let free = self.scaled_free();
+        let mut right = self.rcv_nxt + free;
+        let grow = right.wrapping_sub(self.rcv_adv);
+        // RFC 9293 3.8.6.2.2: advance the right edge only by at least
+        // min(buffer / 2, MSS); never move it left (3.8.6.2.2 "shrinking").
+        let threshold = (self.rx.capacity() / 2).min(self.mss) as i32;
+        if grow < threshold {
+            right = self.rcv_adv.max(self.rcv_nxt);
+        }
+        let wnd = right.wrapping_sub(self.rcv_nxt).max(0) as usize;
+        let field = wnd.div_ceil(1 << self.rcv_wscale).min(65535);
+        self.rcv_adv = self.rcv_adv.max(right);
+        field as u16
+    }
+
+    /// Send retransmissions and new data; returns whether anything went.
+    fn send_data(
+        &mut self,
+        now: Instant,
+        env: &TxEnv,
+        stats: &mut TcpStats,
+        out: &mut Vec<PacketBuffer>,
+    ) -> bool {
+        let mss = self.mss.max(1);
+        let mut sent = false;
+        // RFC 5681 4.1: restart from at most the initial window after an
+        // idle period longer than the RTO.
+        if self.flight() == 0
+            && now.saturating_duration_since(self.last_tx) > self.rtt.rto()
+            && self.recovery.is_none()
+        {
+            self.cc.on_idle_restart(mss);
+        }
+        let max_chunk = if env.gso_max > mss {
+            env.gso_max / mss * mss
+        } else {
+            mss
+        };
+        let l3 = if self.remote.is_ipv4() { 20 } else { 40 };
+        for _ in 0..4096 {
+            let pipe = self.pipe();
+            let cwnd = self.cc.cwnd();
+            // RFC 6675 5 (C) NextSeg rule 1: the first lost, not yet
+            // retransmitted, unSACKed segment.
+            if let Some(mut rec) = self.recovery {
+                if pipe < cwnd || rec.force {
+                    let from = rec.high_rxt.max(self.snd_una);
+                    if let Some((s, hole_end)) =
+                        self.scoreboard
+                            .next_hole(from, rec.lost_limit, self.snd_nxt)
+                    {
+                        let room = cwnd.saturating_sub(pipe).max(1);
+                        let mut len = (hole_end.wrapping_sub(s).max(0) as usize)
+                            .min(max_chunk)
+                            .min(room.div_ceil(mss) * mss);
+                        if len > mss && l3 + 60 + len <= env.link_mtu {
+                            len = mss;
+                        }
+                        if len > 0 {
+                            self.send_range(s, len, true, now, env, stats, out);
+                            rec.high_rxt = s + len;
+                            rec.force = false;
+                            self.recovery = Some(rec);
+                            sent = true;
+                            continue;
+                        }
+                    }
+                }
+            }
+            // New data (and the FIN).
+            let tx_seq = self.tx_seq();
+            let data_end = tx_seq + self.tx.len();
+            let end = match self.fin_seq() {
+                Some(f) => f + 1,
+                None => data_end,
+            };
+            let avail = end.wrapping_sub(self.snd_nxt).max(0) as usize;
+            if avail == 0 {
+                break;
+            }
+            let wnd_room = (self.snd_una + self.snd_wnd)
+                .wrapping_sub(self.snd_nxt)
+                .max(0) as usize;
+            let cwnd_room = cwnd.saturating_sub(pipe);
+            let flight = self.flight();
+            if wnd_room == 0 {
+                // RFC 9293 3.8.6.1: probe a zero window once nothing is in
+                // flight to carry a window update back.
+                if self.snd_wnd == 0 && flight == 0 && self.persist_deadline.is_none() {
+                    self.persist_deadline = Some(now + self.rtt.rto());
+                }
+                break;
+            }
+            let mut len = avail.min(wnd_room).min(cwnd_room).min(max_chunk);
+            if len == 0 {
+                break;
+            }
+            // A FIN alone (all data sent) may always go.
+            let fin_only = avail == 1 && self.fin_queued;
+            if len < mss && !fin_only {
+                // RFC 9293 3.8.6.2.1 sender SWS avoidance: a short segment
+                // only if it is all there is, or nothing is in flight.
+                if len < avail && flight > 0 {
+                    break;
+                }
+                // RFC 896 Nagle: hold a short tail while data is
+                // unacknowledged.
+                if self.nagle && flight > 0 {
+                    break;
+                }
+            }
+            if len > mss && l3 + 60 + len <= env.link_mtu {
+                len = mss;
+            }
+            self.send_range(self.snd_nxt, len, false, now, env, stats, out);
+            self.snd_nxt += len;
+            sent = true;
+        }
+        sent
+    }
+
+    /// Send the sequence range `[s, s + len)` of the send buffer (and the
+    /// FIN if the range covers it).
+    #[allow(clippy::too_many_arguments)]
+    fn send_range(
+        &mut self,
+        s: Seq,
+        len: usize,
+        retransmit: bool,
+        now: Instant,
+        env: &TxEnv,
+        stats: &mut TcpStats,
+        out: &mut Vec<PacketBuffer>,
+    ) {
+        let tx_seq = self.tx_seq();
+        let data_end = tx_seq + self.tx.len();
+        let stop = (s + len).min(data_end);
+        let data_len = stop.wrapping_sub(s).max(0) as usize;
+        let fin = self.fin_seq().is_some_and(|f| s <= f && f < s + len);
+        let control = if fin {
+            TcpControl::Fin
+        } else if data_len > 0 && s + data_len == data_end {
+            TcpControl::Psh
+        } else {
+            TcpControl::None
+        };
+        let spec = SegSpec {
+            seq: s,
+            control,
+            data_off: s.wrapping_sub(tx_seq).max(0) as usize,
+            data_len,
+            syn: false,
+        };
+        self.emit(&spec, now, env, stats, out);
+        let segs = data_len.div_ceil(self.mss.max(1)).max(1) as u64;
+        self.counters.bytes_sent += data_len as u64;
+        if retransmit {
+            self.counters.retransmits += segs;
+            stats.retransmitted_segs += segs;
+            // Karn: no sample from a retransmitted range.
+            self.rtt.timing = None;
+        } else if self.rtt.timing.is_none() && !self.ts_enabled {
+            self.rtt.timing = Some((s, now));
+        }
+        if self.rtx_deadline.is_none() {
+            // RFC 6298 5.1.
+            self.rtx_deadline = Some(now + self.rtt.rto());
+        }
+        self.last_tx = now;
+    }
+
+    /// Build one segment (or one GSO packet) and append it to `out`.
+    fn emit(
+        &mut self,
+        spec: &SegSpec,
+        now: Instant,
+        env: &TxEnv,
+        stats: &mut TcpStats,
+        out: &mut Vec<PacketBuffer>,
+    ) {
+        let syn_sent = spec.syn && self.state == TcpState::SynSent;
+        let ack_number = (!syn_sent).then_some(self.rcv_nxt);
+        let window_len = if spec.control == TcpControl::Rst {
+            0
+        } else {
+            self.advertise_window(spec.syn)
+        };
+        let timestamp = if self.ts_enabled || (syn_sent && self.ts_wanted) {
+            Some(TcpTimestampRepr {
+                tsval: self.ts_now(now),
+                tsecr: if syn_sent { 0 } else { self.ts_recent },
+            })
+        } else {
+            None
+        };
+        let mut sack_ranges = [None; 4];
+        if self.sack_enabled && !spec.syn && spec.control != TcpControl::Rst {
+            let max = if timestamp.is_some() { 3 } else { 4 };
+            for (slot, (a, b)) in sack_ranges.iter_mut().zip(self.ooo.sack_blocks(max)) {
+                *slot = Some((
+                    (self.rcv_nxt + a as usize).as_u32(),
+                    (self.rcv_nxt + b as usize).as_u32(),
+                ));
+            }
+        }
+        let (max_seg_size, window_scale, sack_permitted) = if spec.syn {
+            let ws = if syn_sent {
+                self.ws_wanted.then_some(self.rcv_wscale)
+            } else {
+                // SYN-ACK: only if the peer offered it (RFC 7323 1.3).
+                self.peer_sent_ws.then_some(self.rcv_wscale)
+            };
+            let sp = if syn_sent {
+                self.sack_wanted
+            } else {
+                self.sack_enabled
+            };
+            (Some(self.our_mss), ws, sp)
+        } else {
+            (None, None, false)
+        };
+        let repr = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            control: spec.control,
+            seq_number: spec.seq,
+            ack_number,
+            window_len,
+            window_scale,
+            max_seg_size,
+            sack_permitted,
+            sack_ranges,
+            timestamp,
+            payload: &[],
+        };
+        let hdr = repr.header_len();
+        let total = hdr + spec.data_len;
+        let mut pkt = PacketBuffer::new(env.headroom, total);
+        let (src, dst) = (self.route.src, self.route.dst);
+        {
+            let buf = pkt.append(total);
+            repr.emit(
+                &mut TcpPacket::new_unchecked(&mut buf[..]),
+                &src,
+                &dst,
+                false,
+            );
+            if spec.data_len > 0 {
+                self.tx.peek(spec.data_off, &mut buf[hdr..]);
+            }
+        }
+        let gso = spec.data_len > self.mss && env.gso_max > 0;
+        if gso {
+            let (gso_type, l3) = if dst.is_ipv4() {
+                (GsoType::TcpV4, 20)
+            } else {
+                (GsoType::TcpV6, 40)
+            };
+            pkt.gso = Some(Gso {
+                gso_type,
+                needs_csum: !env.csum_offload,
+                csum_offset: 16,
+                mss: self.mss as u16,
+                l3_hdr_len: l3,
+                max_size: SOFTWARE_GSO_MAX_SIZE as u32,
+            });
+        } else if !env.csum_offload {
+            TcpPacket::new_unchecked(pkt.as_mut_slice()).fill_checksum(&src, &dst);
+        }
+        let segs = spec.data_len.div_ceil(self.mss.max(1)).max(1) as u64;
+        self.counters.segs_out += segs;
+        stats.segs_out += segs;
+        if ack_number.is_some() {
+            self.last_ack_sent = self.rcv_nxt;
+            self.ack_now = false;
+            self.ack_deadline = None;
+            self.segs_unacked = 0;
+        }
+        out.push(pkt);
+    }
+}

@@ -1,0 +1,387 @@
+//! Helpers shared by the TCP tests: two stacks on a pipe, a fake clock,
+//! and a driver that moves bytes between connections.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use xdpnet::link::pipe::{Pipe, PipeConfig, PipeEnd};
+use xdpnet::link::LinkEndpoint;
+use xdpnet::stack::Stack;
+use xdpnet::time::{Duration, Instant};
+use xdpnet::transport::tcp::{TcpError, TcpState};
+use xdpnet::transport::Handle;
+use xdpnet::wire::EthernetAddress;
+
+/// A locally administered MAC ending in `n`.
+pub fn mac(n: u8) -> EthernetAddress {
+    EthernetAddress([0x02, 0, 0, 0, 0, n])
+}
+
+/// Parse a socket address.
+pub fn sock(s: &str) -> SocketAddr {
+    s.parse().expect("socket address")
+}
+
+/// Two pipe ends with the given MTU and default capabilities.
+pub fn pipe_pair(mtu: usize) -> (PipeEnd, PipeEnd) {
+    Pipe::pair(
+        PipeConfig::new(mac(1)).with_mtu(mtu),
+        PipeConfig::new(mac(2)).with_mtu(mtu),
+    )
+}
+
+/// A stack on `link` with `addrs`.
+pub fn host(link: impl LinkEndpoint + Send + 'static, addrs: &[&str]) -> Stack {
+    let mut s = Stack::default();
+    let nic = s.add_nic("eth0", link);
+    for a in addrs {
+        s.add_address(nic, a.parse().expect("prefix"))
+            .expect("address");
+    }
+    s
+}
+
+/// Client (198.18.0.1 / 2001:2::1) and server (198.18.0.2 / 2001:2::2)
+/// stacks on one pipe.
+pub fn two_hosts(mtu: usize) -> (Stack, Stack) {
+    let (la, lb) = pipe_pair(mtu);
+    (
+        host(la, &["198.18.0.1/24", "2001:2::1/64"]),
+        host(lb, &["198.18.0.2/24", "2001:2::2/64"]),
+    )
+}
+
+/// Poll both stacks at `now` until nothing moves (bounded).
+pub fn settle(a: &mut Stack, b: &mut Stack, now: Instant) {
+    for _ in 0..100_000 {
+        let did = a.poll(now) | b.poll(now);
+        if !did {
+            return;
+        }
+    }
+    panic!("stacks did not settle");
+}
+
+/// Advance the clock to `until`, jumping from one timer to the next and
+/// settling at each (at most `max_step` at a time).
+pub fn run_until(
+    a: &mut Stack,
+    b: &mut Stack,
+    now: &mut Instant,
+    until: Instant,
+    max_step: Duration,
+) {
+    settle(a, b, *now);
+    while *now < until {
+        let next = [a.poll_at(), b.poll_at()]
+            .into_iter()
+            .flatten()
+            .filter(|t| *t > *now)
+            .min()
+            .unwrap_or(until);
+        *now = next.min(*now + max_step).min(until);
+        settle(a, b, *now);
+    }
+}
+
+/// Open a connection from `a` to `server` on `b`; returns (client,
+/// server-side connection, listener) once both are ESTABLISHED.
+pub fn connect(
+    a: &mut Stack,
+    b: &mut Stack,
+    server: &str,
+    now: &mut Instant,
+) -> (Handle, Handle, Handle) {
+    let server = sock(server);
+    let l = b.tcp_listen(server, 16).expect("listen");
+    let c = a.tcp_connect(server, None, *now).expect("connect");
+    settle(a, b, *now);
+    let s = b.tcp_accept(l).expect("accepted");
+    assert_eq!(a.tcp_state(c), TcpState::Established);
+    assert_eq!(b.tcp_state(s), TcpState::Established);
+    (c, s, l)
+}
+
+/// Read everything available on `h` into `out`; whether EOF was seen.
+pub fn drain(s: &mut Stack, h: Handle, out: &mut Vec<u8>) -> bool {
+    let mut buf = [0u8; 65536];
+    loop {
+        match s.tcp_recv(h, &mut buf) {
+            Ok(0) => return true,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(TcpError::WouldBlock) => return false,
+            Err(e) => panic!("recv failed: {e}"),
+        }
+    }
+}
+
+/// A deterministic payload.
+pub fn payload(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// Send `data` from `(sa, ha)` to `(sb, hb)`, then shut down the sender's
+/// write side; drive both stacks until the receiver has read everything
+/// and seen EOF. Returns the bytes received and the fake time it took.
+#[allow(clippy::too_many_arguments)]
+pub fn transfer(
+    sa: &mut Stack,
+    ha: Handle,
+    sb: &mut Stack,
+    hb: Handle,
+    data: &[u8],
+    now: &mut Instant,
+    max_step: Duration,
+    deadline: Duration,
+) -> (Vec<u8>, Duration) {
+    let start = *now;
+    let end = *now + deadline;
+    let mut off = 0;
+    let mut shut = false;
+    let mut got = Vec::with_capacity(data.len());
+    loop {
+        while off < data.len() {
+            let chunk = &data[off..(off + 65536).min(data.len())];
+            match sa.tcp_send(ha, chunk, *now) {
+                Ok(n) if n > 0 => off += n,
+                Ok(_) | Err(TcpError::WouldBlock) => break,
+                Err(e) => panic!("send failed: {e}"),
+            }
+        }
+        if off == data.len() && !shut {
+            sa.tcp_shutdown(ha).expect("shutdown");
+            shut = true;
+        }
+        let eof = drain(sb, hb, &mut got);
+        if eof {
+            break;
+        }
+        let did = sa.poll(*now) | sb.poll(*now);
+        if !did {
+            let next = [sa.poll_at(), sb.poll_at()]
+                .into_iter()
+                .flatten()
+                .filter(|t| *t > *now)
+                .min()
+                .unwrap_or(*now + max_step);
+            *now = next.min(*now + max_step);
+        }
+        assert!(
+            *now < end,
+            "transfer stalled: {} of {} bytes; sender {:?}, receiver {:?}",
+            got.len(),
+            data.len(),
+            sa.tcp_info(ha),
+            sb.tcp_info(hb)
+        );
+    }
+    (got, now.saturating_duration_since(start))
+}
+
+// ---- a hand-driven peer: inject segments, read what the stack sends -------
+
+use std::net::{IpAddr, Ipv4Addr};
+use xdpnet::link::pipe::{Channel, ChannelHandle};
+use xdpnet::link::Capabilities;
+use xdpnet::wire::ethernet::{EthernetFrame, EthernetRepr};
+use xdpnet::wire::ipv4::{Ipv4Packet, Ipv4Repr};
+use xdpnet::wire::tcp::{TcpControl, TcpPacket, TcpRepr, TcpSeqNumber, TcpTimestampRepr};
+use xdpnet::wire::{EtherType, IpProtocol};
+
+/// Our stack's address in raw tests.
+pub const US: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+/// The hand-driven peer's address.
+pub const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+
+/// A segment the stack sent, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seg {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub control: TcpControl,
+    pub seq: u32,
+    pub ack: Option<u32>,
+    pub window: u16,
+    pub window_scale: Option<u8>,
+    pub mss: Option<u16>,
+    pub sack_permitted: bool,
+    pub sack: Vec<(u32, u32)>,
+    pub ts: Option<(u32, u32)>,
+    pub payload: Vec<u8>,
+}
+
+/// A segment to inject, by struct update from [`Inject::new`].
+#[derive(Debug, Clone)]
+pub struct Inject {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub control: TcpControl,
+    pub seq: u32,
+    pub ack: Option<u32>,
+    pub window: u16,
+    pub window_scale: Option<u8>,
+    pub mss: Option<u16>,
+    pub sack_permitted: bool,
+    pub sack: Vec<(u32, u32)>,
+    pub ts: Option<(u32, u32)>,
+    pub payload: Vec<u8>,
+}
+
+impl Inject {
+    /// A plain segment from the peer's port 40000 to our `port`.
+    pub fn new(port: u16) -> Inject {
+        Inject {
+            src_port: 40000,
+            dst_port: port,
+            control: TcpControl::None,
+            seq: 0,
+            ack: None,
+            window: 65535,
+            window_scale: None,
+            mss: None,
+            sack_permitted: false,
+            sack: Vec::new(),
+            ts: None,
+            payload: Vec::new(),
+        }
+    }
+}
+
+/// A stack on a channel, with the peer's MAC statically known.
+pub struct RawHost {
+    pub stack: Stack,
+    pub link: ChannelHandle,
+    pub now: Instant,
+}
+
+impl RawHost {
+    /// A stack at 198.18.0.1 whose peer 198.18.0.2 is driven by the test.
+    pub fn new(mtu: usize) -> RawHost {
+        let (ep, link) = Channel::new(mac(1), mtu, Capabilities::RESOLUTION_REQUIRED);
+        let mut stack = Stack::default();
+        let nic = stack.add_nic("eth0", ep);
+        stack
+            .add_address(nic, "198.18.0.1/24".parse().unwrap())
+            .unwrap();
+        stack
+            .add_static_neighbor(nic, IpAddr::V4(PEER), mac(2))
+            .unwrap();
+        RawHost {
+            stack,
+            link,
+            now: Instant::from_secs(100),
+        }
+    }
+
+    /// Deliver a segment from the peer and poll.
+    pub fn send(&mut self, s: &Inject) {
+        let sack: [Option<(u32, u32)>; 4] = core::array::from_fn(|i| s.sack.get(i).copied());
+        let repr = TcpRepr {
+            src_port: s.src_port,
+            dst_port: s.dst_port,
+            control: s.control,
+            seq_number: TcpSeqNumber::from(s.seq),
+            ack_number: s.ack.map(TcpSeqNumber::from),
+            window_len: s.window,
+            window_scale: s.window_scale,
+            max_seg_size: s.mss,
+            sack_permitted: s.sack_permitted,
+            sack_ranges: sack,
+            timestamp: s.ts.map(|(tsval, tsecr)| TcpTimestampRepr { tsval, tsecr }),
+            payload: &s.payload,
+        };
+        let tcp_len = repr.buffer_len();
+        let ip = Ipv4Repr {
+            src_addr: PEER,
+            dst_addr: US,
+            next_header: IpProtocol::Tcp,
+            payload_len: tcp_len,
+            hop_limit: 64,
+            tos: 0,
+            ident: 1,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        let mut frame = vec![0u8; 14 + 20 + tcp_len];
+        EthernetRepr {
+            src_addr: mac(2),
+            dst_addr: mac(1),
+            ethertype: EtherType::Ipv4,
+            vlan: None,
+        }
+        .emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
+        ip.emit(&mut Ipv4Packet::new_unchecked(&mut frame[14..34]));
+        repr.emit(
+            &mut TcpPacket::new_unchecked(&mut frame[34..]),
+            &IpAddr::V4(PEER),
+            &IpAddr::V4(US),
+            true,
+        );
+        self.link.inject_inbound(&frame);
+        self.stack.poll(self.now);
+    }
+
+    /// Poll at the current time.
+    pub fn poll(&mut self) {
+        self.stack.poll(self.now);
+    }
+
+    /// Move the clock by `d` and poll.
+    pub fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.stack.poll(self.now);
+    }
+
+    /// Take the TCP segments the stack sent.
+    pub fn recv(&mut self) -> Vec<Seg> {
+        let mut out = Vec::new();
+        for f in self.link.take_outbound() {
+            let Ok(eth) = EthernetFrame::new_checked(f.as_slice()) else {
+                continue;
+            };
+            if eth.payload_ethertype() != EtherType::Ipv4 {
+                continue;
+            }
+            let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
+                continue;
+            };
+            if ip.next_header() != IpProtocol::Tcp {
+                continue;
+            }
+            let tcp = TcpPacket::new_checked(ip.payload()).expect("tcp");
+            let r = TcpRepr::parse(&tcp, &IpAddr::V4(US), &IpAddr::V4(PEER), true)
+                .expect("valid TCP from the stack");
+            out.push(Seg {
+                src_port: r.src_port,
+                dst_port: r.dst_port,
+                control: r.control,
+                seq: r.seq_number.as_u32(),
+                ack: r.ack_number.map(|a| a.as_u32()),
+                window: r.window_len,
+                window_scale: r.window_scale,
+                mss: r.max_seg_size,
+                sack_permitted: r.sack_permitted,
+                sack: r.sack_ranges.iter().flatten().copied().collect(),
+                ts: r.timestamp.map(|t| (t.tsval, t.tsecr)),
+                payload: r.payload.to_vec(),
+            });
+        }
+        out
+    }
+
+    /// Take exactly one segment.
+    pub fn recv_one(&mut self) -> Seg {
+        let mut v = self.recv();
+        assert_eq!(v.len(), 1, "expected one segment, got {v:#?}");
+        v.remove(0)
+    }
+}
