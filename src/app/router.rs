@@ -43,6 +43,7 @@ use crate::worker::runtime::{
 };
 use crate::worker::stats::{sum_drops, sum_nics, WorkerStats};
 use crate::worker::xdp_factory::XdpLinkFactory;
+use crate::xsk::UmemAccounting;
 
 /// Why the router could not start or run; each names the cause and the fix.
 #[derive(Debug)]
@@ -312,6 +313,7 @@ impl RouterApp {
             runtime,
             steering: self.steering,
             link_kind: self.factory.name().to_string(),
+            factory: self.factory,
             ifnames,
             started: WallClock::now(),
             last: None,
@@ -396,6 +398,7 @@ pub struct RunningRouter {
     runtime: Runtime,
     steering: Option<Steering>,
     link_kind: String,
+    factory: Arc<dyn LinkFactory>,
     ifnames: Vec<String>,
     copy_modes: Vec<Option<CopyMode>>,
     started: WallClock,
@@ -576,6 +579,9 @@ impl RunningRouter {
                 handoff_dropped: w.handoff_dropped,
                 loops: w.loops,
                 sleeps: w.sleeps,
+                // The workers and their links are gone: every frame must be
+                // back on the free list.
+                umem: self.factory.umem_accounting(w.worker),
             })
             .collect();
         Ok(RouterSummary {
@@ -644,6 +650,9 @@ pub struct WorkerTotals {
     pub loops: u64,
     /// Idle sleeps.
     pub sleeps: u64,
+    /// Where the frames of its UMEM were after it stopped (`None`: links
+    /// without one). A frame not free here was leaked.
+    pub umem: Option<UmemAccounting>,
 }
 
 /// What the router did, printed on exit.
@@ -765,6 +774,24 @@ impl fmt::Display for RouterSummary {
                 thousands(w.loops),
                 thousands(w.sleeps)
             )?;
+            if let Some(u) = &w.umem {
+                write!(
+                    f,
+                    "  UMEM frames       : {} total, {} free",
+                    thousands(u64::from(u.total)),
+                    thousands(u64::from(u.free))
+                )?;
+                if !u.all_free() {
+                    write!(
+                        f,
+                        " (LEAK: {} fill side, {} user, {} tx side)",
+                        thousands(u64::from(u.fill)),
+                        thousands(u64::from(u.user)),
+                        thousands(u64::from(u.tx))
+                    )?;
+                }
+                writeln!(f)?;
+            }
         }
         if self.drops.is_empty() {
             writeln!(f, "Drops               : none")?;
@@ -823,6 +850,13 @@ impl RouterSummary {
                 "handoff_dropped": w.handoff_dropped,
                 "loops": w.loops,
                 "sleeps": w.sleeps,
+                "umem": w.umem.map(|u| json!({
+                    "frames_total": u.total,
+                    "frames_free": u.free,
+                    "fill": u.fill,
+                    "user": u.user,
+                    "tx": u.tx,
+                })),
             })).collect::<Vec<_>>(),
             "drops": self.drops.iter().map(|(r, n)| json!({"reason": r, "count": n})).collect::<Vec<_>>(),
         })

@@ -38,6 +38,7 @@ use crate::config::CopyMode;
 use crate::link::{Capabilities, LinkEndpoint};
 use crate::time::Instant;
 use crate::wire::EthernetAddress;
+use crate::xsk::UmemAccounting;
 
 /// What a requested link is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -116,6 +117,15 @@ pub trait LinkFactory: Send + Sync {
     /// Open the link for `req`. Called on the requesting worker's thread,
     /// once per request, before the worker's loop starts.
     fn open(&self, req: &LinkRequest) -> Result<OpenedLink, LinkOpenError>;
+
+    /// Where the frames of `worker`'s packet memory are (the AF_XDP UMEM
+    /// it shares between its sockets). Read after the workers stopped, every
+    /// frame must be free again: the shutdown report shows it. `None` for
+    /// links without such memory (the default) or a worker that opened none.
+    fn umem_accounting(&self, worker: usize) -> Option<UmemAccounting> {
+        let _ = worker;
+        None
+    }
 }
 
 /// Several links of one interface (one per queue) seen as one.

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use crate::config::CopyMode;
 use crate::link::xdp::XdpLink;
 use crate::worker::links::{LinkFactory, LinkOpenError, LinkRequest, LinkRole, OpenedLink};
-use crate::xsk::{BoundMode, BusyPoll, SocketConfig, Umem, UmemConfig};
+use crate::xsk::{BoundMode, BusyPoll, SocketConfig, Umem, UmemAccounting, UmemConfig};
 
 /// Frames per worker UMEM: enough for the fill and tx rings of several
 /// sockets plus frames held by the stack (8192 × 4 KiB = 32 MiB).
@@ -109,5 +109,10 @@ impl LinkFactory for XdpLinkFactory {
             fd: Some(fd),
             copy_mode,
         })
+    }
+
+    fn umem_accounting(&self, worker: usize) -> Option<UmemAccounting> {
+        let map = self.umems.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&worker).map(Umem::accounting)
     }
 }
