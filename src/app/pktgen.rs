@@ -661,7 +661,9 @@ impl Pktgen {
         let cfg = &self.cfg;
         let link = &mut self.port.link;
         let pps = cfg.rate.pps(cfg.size);
-        let burst = pps.map_or(BATCH as f64, |p| (p / 1000.0).clamp(1.0, BATCH as f64));
+        // Up to 10 ms of credit (at least one batch): a preempted generator
+        // catches up instead of losing rate.
+        let burst = pps.map_or(BATCH as f64, |p| (p / 100.0).max(BATCH as f64));
         let start = monotonic_ns();
         let deadline = cfg.duration.map(|d| start + (d * 1e9) as u64);
         let interval_ns = (cfg.interval * 1e9) as u64;
