@@ -640,7 +640,7 @@ impl Pktgen {
                 cfg.size
             ));
         }
-        if cfg.duration.is_some_and(|d| !(d > 0.0)) {
+        if cfg.duration.is_some_and(|d| d.is_nan() || d <= 0.0) {
             return Err("-d must be a positive number of seconds".into());
         }
         let (_, mac, mtu) =

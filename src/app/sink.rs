@@ -399,7 +399,7 @@ pub struct Sink {
 impl Sink {
     /// Open the socket and attach the steering program.
     pub fn new(cfg: SinkConfig) -> Result<Sink, String> {
-        if cfg.duration.is_some_and(|d| !(d > 0.0)) {
+        if cfg.duration.is_some_and(|d| d.is_nan() || d <= 0.0) {
             return Err("-d must be a positive number of seconds".into());
         }
         let port = Port::open(&cfg.iface, cfg.queue, cfg.xdp_mode, 512)?;
