@@ -427,13 +427,28 @@ pub fn no_such_interface(iface: &str) -> String {
 }
 
 impl Port {
-    /// Open the socket and attach the program.
-    pub fn open(iface: &str, queue: u32, xdp_mode: XdpMode, tx_size: u32) -> Result<Port, String> {
+    /// Open the socket (ring sizes: powers of two ≥ 32) and attach the
+    /// program. The UMEM holds the fill ring (2 × rx) and the TX and
+    /// completion rings twice over.
+    pub fn open(
+        iface: &str,
+        queue: u32,
+        xdp_mode: XdpMode,
+        rx_size: u32,
+        tx_size: u32,
+    ) -> Result<Port, String> {
         let (_, _, mtu) = interface_info(iface).map_err(|_| no_such_interface(iface))?;
-        let umem = Umem::new(UmemConfig::default()).map_err(|e| e.to_string())?;
+        let comp_size = tx_size.max(1024);
+        let umem = Umem::new(UmemConfig {
+            frame_count: (2 * rx_size + comp_size) * 2,
+            ..UmemConfig::default()
+        })
+        .map_err(|e| e.to_string())?;
         let sc = SocketConfig {
+            rx_size,
+            fill_size: 2 * rx_size,
             tx_size,
-            comp_size: tx_size.max(1024),
+            comp_size,
             ..SocketConfig::default()
         };
         let link = XdpLink::new(iface, queue, &umem, &sc).map_err(|e| e.to_string())?;
@@ -647,7 +662,7 @@ impl Pktgen {
             interface_info(&cfg.iface).map_err(|_| no_such_interface(&cfg.iface))?;
         check_size(cfg.size, mtu, &cfg.iface)?;
         let flows = build_flows(&cfg, cfg.src_mac.unwrap_or(EthernetAddress(mac)))?;
-        let port = Port::open(&cfg.iface, cfg.queue, cfg.xdp_mode, 2048)?;
+        let port = Port::open(&cfg.iface, cfg.queue, cfg.xdp_mode, 512, 2048)?;
         Ok(Pktgen { cfg, port, flows })
     }
 
