@@ -179,6 +179,11 @@ fn ten_thousand_stamped_packets_arrive_in_order_with_latency() {
     assert_eq!(s["reordered"], 0, "{s}");
     assert_eq!(s["in_order"], true, "{s}");
     assert_eq!(s["latency"]["samples"], 10000, "{s}");
+    for (ns, dev) in [(&p.g, "g0"), (&p.s, "s0")] {
+        let o = p.exec(ns, &["ip", "-d", "link", "show", "dev", dev]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(!out.contains("prog/xdp"), "XDP program left on {dev}: {out}");
+    }
     let p50 = s["latency"]["p50_ns"].as_u64().expect("p50");
     let max = s["latency"]["max_ns"].as_u64().expect("max");
     assert!(p50 > 0 && p50 <= max, "{s}");
