@@ -182,7 +182,10 @@ fn ten_thousand_stamped_packets_arrive_in_order_with_latency() {
     for (ns, dev) in [(&p.g, "g0"), (&p.s, "s0")] {
         let o = p.exec(ns, &["ip", "-d", "link", "show", "dev", dev]);
         let out = String::from_utf8_lossy(&o.stdout);
-        assert!(!out.contains("prog/xdp"), "XDP program left on {dev}: {out}");
+        assert!(
+            !out.contains("prog/xdp"),
+            "XDP program left on {dev}: {out}"
+        );
     }
     let p50 = s["latency"]["p50_ns"].as_u64().expect("p50");
     let max = s["latency"]["max_ns"].as_u64().expect("max");
