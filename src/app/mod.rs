@@ -5,6 +5,11 @@
 //!   benchmark.
 //! * [`router`] — `xdpnet router`: setup checks, steering, workers over
 //!   any link factory, stats lines and the summary.
+//! * [`pktgen`] — `xdpnet pktgen`: AF_XDP UDP generator with stamped frames.
+//! * [`sink`] — `xdpnet sink`: AF_XDP receive-and-drop with loss,
+//!   reordering and latency.
 
 pub mod pipeline;
+pub mod pktgen;
 pub mod router;
+pub mod sink;

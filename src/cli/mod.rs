@@ -4,7 +4,9 @@ use clap::{Parser, Subcommand};
 
 pub mod bench;
 pub mod doctor;
+pub mod pktgen;
 pub mod router;
+pub mod sink;
 
 /// A kernel-bypass network dataplane: AF_XDP workers running a sharded
 /// userspace TCP/IP stack.
@@ -22,6 +24,12 @@ enum Command {
     /// Check privileges, kernel, AF_XDP, BPF and (optionally) an interface;
     /// print PASS/WARN/FAIL with the fix.
     Doctor(doctor::DoctorArgs),
+    /// Generate UDP traffic on an AF_XDP socket (sequence numbers and TX
+    /// timestamps in every frame), at a rate or as fast as possible.
+    Pktgen(pktgen::PktgenArgs),
+    /// Receive and drop on an AF_XDP socket; report rate, loss, reordering
+    /// and one-way latency of `xdpnet pktgen` traffic.
+    Sink(sink::SinkArgs),
     /// Benchmarks.
     Bench(bench::BenchArgs),
 }
@@ -31,6 +39,8 @@ pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Router(a) => router::run(a),
         Command::Doctor(a) => doctor::run(a),
+        Command::Pktgen(a) => pktgen::run(a),
+        Command::Sink(a) => sink::run(a),
         Command::Bench(a) => bench::run(a),
     }
 }
