@@ -147,6 +147,12 @@ impl Stack {
         let released = self.nics[i]
             .ndp
             .handle_advertisement(target, lladdr, f, now);
+        // An answer to a solicitation: with RSS it may reach a different
+        // shard than the one that asked, which learns it through this event
+        // (as for ARP replies).
+        if let (true, Some(mac)) = (flags.solicited(), lladdr) {
+            self.neighbor_learned(i, IpAddr::V6(target), mac);
+        }
         self.release_parked(i, IpAddr::V6(target), released);
     }
 
