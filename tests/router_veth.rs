@@ -214,7 +214,9 @@ impl Topology {
     /// SIGINT the router and return (stdout, stderr, success).
     fn stop_router(&mut self) -> (String, String, bool) {
         let mut child = self.router.take().expect("router running");
-        let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).output();
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .output();
         let deadline = Instant::now() + Duration::from_secs(10);
         let status = loop {
             if let Some(s) = child.try_wait().expect("wait") {
