@@ -227,6 +227,19 @@ impl Steering {
         Ok(())
     }
 
+    /// Randomly drop this fraction (0.0–1.0) of the frames every program
+    /// would redirect (loss injection on the real receive path).
+    pub fn set_drop_probability(&mut self, p: f64) -> Result<(), RouterError> {
+        for (ifname, prog) in &mut self.programs {
+            prog.set_drop_probability(p)
+                .map_err(|error| RouterError::Steering {
+                    ifname: ifname.clone(),
+                    error,
+                })?;
+        }
+        Ok(())
+    }
+
     /// Counters per interface (`None` where reading failed).
     pub fn counters(&self) -> Vec<(String, Option<SteeringCounters>)> {
         self.programs

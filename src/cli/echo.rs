@@ -4,7 +4,7 @@
 //! xdpnet echo --iface IF=ADDR/PREFIX[,…] (repeat) [--route "PREFIX via GW"] (repeat)
 //!             [--port N] [--workers N] [--cores LIST] [--queues LIST|all]
 //!             [--xdp-mode auto|native|generic] [--copy-mode auto|copy|zero-copy]
-//!             [--busy-poll] [-i SECS] [-d SECS] [--json]
+//!             [--busy-poll] [--drop-probability P] [-i SECS] [-d SECS] [--json]
 //! ```
 //!
 //! The same setup as `xdpnet router` (checks, placement, the AF_XDP link
@@ -62,6 +62,10 @@ pub struct EchoArgs {
     /// Stop after this many seconds (default: run until Ctrl-C / SIGTERM).
     #[arg(short = 'd', long, value_name = "SECS", allow_negative_numbers = true)]
     duration: Option<f64>,
+    /// Drop this fraction (0.0-1.0) of received frames in the steering
+    /// program, at random (loss injection for tests).
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    drop_probability: f64,
     /// Print the summary as one JSON document (and no stats lines).
     #[arg(long)]
     json: bool,
@@ -105,7 +109,12 @@ pub fn run(a: EchoArgs) -> Result<(), String> {
         .copied()
         .max()
         .unwrap_or(0);
-    let steering = Steering::attach_all(&cfg, max_queue + 1).map_err(|e| e.to_string())?;
+    let mut steering = Steering::attach_all(&cfg, max_queue + 1).map_err(|e| e.to_string())?;
+    if a.drop_probability > 0.0 {
+        steering
+            .set_drop_probability(a.drop_probability)
+            .map_err(|e| e.to_string())?;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())
