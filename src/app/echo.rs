@@ -516,6 +516,9 @@ pub fn run_echo(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::link::pipe::{Pipe, PipeConfig};
+    use crate::time::Duration;
+    use crate::wire::EthernetAddress;
 
     #[test]
     fn secrets_differ() {
@@ -533,5 +536,93 @@ mod tests {
         let line = echo_line(&t, &EchoTotals::default(), 1.0);
         assert!(line.starts_with("echo"), "{line}");
         assert!(line.contains("5 acc/s"), "{line}");
+    }
+
+    /// A client stack and an echo stack on one in-memory pipe.
+    fn hosts() -> (Stack, Stack) {
+        let (la, lb) = Pipe::pair(
+            PipeConfig::new(EthernetAddress([2, 0, 0, 0, 0, 1])).with_mtu(1500),
+            PipeConfig::new(EthernetAddress([2, 0, 0, 0, 0, 2])).with_mtu(1500),
+        );
+        let mut a = Stack::default();
+        let n = a.add_nic("eth0", la);
+        a.add_address(n, "198.18.0.1/24".parse().unwrap()).unwrap();
+        let mut b = Stack::default();
+        let n = b.add_nic("eth0", lb);
+        b.add_address(n, "198.18.0.2/24".parse().unwrap()).unwrap();
+        (a, b)
+    }
+
+    /// Poll both sides (and the echo app) once at `now`.
+    fn step(a: &mut Stack, b: &mut Stack, app: &mut EchoShard, now: Instant) -> bool {
+        let mut did = a.poll(now);
+        did |= b.poll(now);
+        did |= app.poll(b, now);
+        did
+    }
+
+    #[test]
+    fn echoes_tcp_bytes_in_order_then_closes() {
+        let (mut a, mut b) = hosts();
+        let counters = Arc::new(EchoCounters::default());
+        let mut app = EchoShard::new(7, counters.clone());
+        let mut now = Instant::ZERO;
+        app.start(&mut b, 0, now);
+        assert!(counters.listening.load(Ordering::Relaxed));
+        let h = a
+            .tcp_connect("198.18.0.2:7".parse().unwrap(), None, now)
+            .unwrap();
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let (mut sent, mut got) = (0, Vec::new());
+        let mut buf = vec![0u8; 65536];
+        let mut shut = false;
+        for _ in 0..200_000 {
+            if sent < data.len() && a.tcp_writable(h) {
+                if let Ok(n) = a.tcp_send(h, &data[sent..], now) {
+                    sent += n;
+                }
+            }
+            if sent == data.len() && !shut {
+                a.tcp_shutdown(h).unwrap();
+                shut = true;
+            }
+            // A slow reader: at most 16 KiB per step, so the echo buffer
+            // fills and flow control has to hold the client back.
+            match a.tcp_recv(h, &mut buf[..16384]) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+            assert!(app.conns.iter().all(|c| c.queued() <= PENDING_LIMIT));
+            if !step(&mut a, &mut b, &mut app, now) {
+                now += Duration::from_millis(1);
+            }
+        }
+        assert_eq!(got.len(), data.len());
+        assert!(got == data, "echo differs");
+        let t = EchoTotals::read(&[counters]);
+        assert_eq!((t.accepted, t.closed, t.failed), (1, 1, 0));
+        assert_eq!(t.tcp_bytes_in, data.len() as u64);
+        assert_eq!(t.tcp_bytes_out, data.len() as u64);
+    }
+
+    #[test]
+    fn echoes_udp_datagrams_to_their_sender() {
+        let (mut a, mut b) = hosts();
+        let counters = Arc::new(EchoCounters::default());
+        let mut app = EchoShard::new(7, counters.clone());
+        let now = Instant::ZERO;
+        app.start(&mut b, 0, now);
+        let u = a.udp_bind("198.18.0.1:5000".parse().unwrap()).unwrap();
+        a.udp_send_to(u, b"hello", "198.18.0.2:7".parse().unwrap(), now)
+            .unwrap();
+        for _ in 0..100 {
+            step(&mut a, &mut b, &mut app, now);
+        }
+        let d = a.udp_recv(u).expect("an echo");
+        assert_eq!(d.payload.as_slice(), b"hello");
+        assert_eq!(d.src, "198.18.0.2:7".parse().unwrap());
+        let t = EchoTotals::read(&[counters]);
+        assert_eq!((t.udp_in, t.udp_out, t.udp_bytes_out), (1, 1, 5));
     }
 }
