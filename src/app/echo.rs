@@ -83,6 +83,14 @@ pub struct EchoCounters {
     pub fast_retransmits: AtomicU64,
     /// Retransmission timeouts.
     pub timeouts: AtomicU64,
+    /// Segments failing the sequence test (`out_of_window`).
+    pub out_of_window: AtomicU64,
+    /// Segments rejected by PAWS.
+    pub paws_rejected: AtomicU64,
+    /// Out-of-order segments dropped by the reassembly bound.
+    pub ooo_dropped: AtomicU64,
+    /// Resets received.
+    pub resets_received: AtomicU64,
     /// Whether the listener and the UDP endpoint are open.
     pub listening: AtomicBool,
 }
@@ -114,6 +122,14 @@ pub struct EchoTotals {
     pub fast_retransmits: u64,
     /// Retransmission timeouts.
     pub timeouts: u64,
+    /// Segments failing the sequence test.
+    pub out_of_window: u64,
+    /// Segments rejected by PAWS.
+    pub paws_rejected: u64,
+    /// Out-of-order segments dropped by the reassembly bound.
+    pub ooo_dropped: u64,
+    /// Resets received.
+    pub resets_received: u64,
     /// Shards listening.
     pub listening: usize,
 }
@@ -136,6 +152,10 @@ impl EchoTotals {
             t.retransmitted_segs += g(&c.retransmitted_segs);
             t.fast_retransmits += g(&c.fast_retransmits);
             t.timeouts += g(&c.timeouts);
+            t.out_of_window += g(&c.out_of_window);
+            t.paws_rejected += g(&c.paws_rejected);
+            t.ooo_dropped += g(&c.ooo_dropped);
+            t.resets_received += g(&c.resets_received);
             t.listening += usize::from(c.listening.load(Ordering::Relaxed));
         }
         t
@@ -322,6 +342,18 @@ impl ShardApp for EchoShard {
             .fast_retransmits
             .store(s.fast_retransmits, Ordering::Relaxed);
         self.counters.timeouts.store(s.timeouts, Ordering::Relaxed);
+        self.counters
+            .out_of_window
+            .store(s.out_of_window, Ordering::Relaxed);
+        self.counters
+            .paws_rejected
+            .store(s.paws_rejected, Ordering::Relaxed);
+        self.counters
+            .ooo_dropped
+            .store(s.ooo_dropped, Ordering::Relaxed);
+        self.counters
+            .resets_received
+            .store(s.resets_received, Ordering::Relaxed);
         if did {
             // Echoes leave in this iteration, not the next poll's.
             stack.flush(now);
@@ -390,6 +422,14 @@ impl fmt::Display for EchoSummary {
         )?;
         writeln!(
             f,
+            "TCP rx anomalies    : {} out-of-window, {} PAWS-rejected, {} out-of-order dropped, {} resets received",
+            t(e.out_of_window),
+            t(e.paws_rejected),
+            t(e.ooo_dropped),
+            t(e.resets_received)
+        )?;
+        writeln!(
+            f,
             "UDP datagrams       : {} in, {} out ({} bytes in, {} out)",
             t(e.udp_in),
             t(e.udp_out),
@@ -416,6 +456,10 @@ impl EchoSummary {
             "tcp_retransmitted_segs": e.retransmitted_segs,
             "tcp_fast_retransmits": e.fast_retransmits,
             "tcp_timeouts": e.timeouts,
+            "tcp_out_of_window": e.out_of_window,
+            "tcp_paws_rejected": e.paws_rejected,
+            "tcp_ooo_dropped": e.ooo_dropped,
+            "tcp_resets_received": e.resets_received,
             "udp_in": e.udp_in,
             "udp_out": e.udp_out,
             "udp_bytes_in": e.udp_bytes_in,
