@@ -17,12 +17,14 @@ use std::sync::Arc;
 
 use clap::Args;
 use xdpnet::app::echo::{run_echo, DEFAULT_PORT};
-use xdpnet::app::router::{preflight, xdp_link_factory, RouterApp, Steering};
+use xdpnet::app::router::{preflight, RouterApp, Steering};
 use xdpnet::config::{
     parse_xdp_mode, CopyMode, InterfaceSpec, QueueSelection, RouteSpec, RouterOptions,
 };
 use xdpnet::steering::XdpMode;
-use xdpnet::worker::placement::parse_list;
+use xdpnet::worker::links::LinkFactory;
+use xdpnet::worker::placement::{parse_list, Placement};
+use xdpnet::worker::xdp_factory::{XdpLinkFactory, FRAMES_PER_WORKER};
 
 #[derive(Debug, Args)]
 pub struct EchoArgs {
@@ -71,6 +73,32 @@ pub struct EchoArgs {
     json: bool,
 }
 
+/// Rx ring size for the echo's sockets: a host stack receiving bulk TCP
+/// on a busy machine overflows the default 512-entry ring (frames dropped
+/// before the stack sees them, then retransmissions and timeouts), so take
+/// up to 2048, keeping every worker's fill rings within half its UMEM.
+fn rx_ring(p: &Placement) -> u32 {
+    let sockets = p
+        .workers
+        .iter()
+        .map(|w| {
+            (0..p.ifnames.len())
+                .map(|i| w.queues.iter().filter(|q| q.iface == i).count().max(1))
+                .sum::<usize>()
+        })
+        .max()
+        .unwrap_or(1)
+        .max(1) as u32;
+    // fill = 2 × rx per socket; all fill rings ≤ FRAMES_PER_WORKER / 2.
+    let per_socket = FRAMES_PER_WORKER / 2 / sockets / 2;
+    let rx = if per_socket >= 512 {
+        1 << (31 - per_socket.leading_zeros())
+    } else {
+        512
+    };
+    rx.min(2048)
+}
+
 /// A parsed `--cores` list (one value for clap, not many).
 #[derive(Debug, Clone)]
 struct Cores(Vec<usize>);
@@ -100,7 +128,9 @@ pub fn run(a: EchoArgs) -> Result<(), String> {
         .finish()
         .map_err(|e| e.to_string())?;
     let pre = preflight(&cfg).map_err(|e| e.to_string())?;
-    let factory = xdp_link_factory(&cfg).map_err(|e| e.to_string())?;
+    let factory: Arc<dyn LinkFactory> = Arc::new(
+        XdpLinkFactory::new(cfg.copy_mode, cfg.busy_poll).with_rx_ring(rx_ring(&pre.placement)),
+    );
     let max_queue = pre
         .placement
         .iface_queues
