@@ -374,3 +374,25 @@ fn tcp_echo_20mb_with_2pct_loss() {
         .unwrap_or(0);
     assert!(random > 0, "no frame dropped at random: {out}");
 }
+
+/// No root needed: the command exists, documents its flags, and refuses a
+/// port of 0 before touching the host.
+#[test]
+fn echo_cli_help_and_bad_port() {
+    let o = Command::new(BIN).args(["echo", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{help}");
+    for flag in ["--iface", "--port", "--workers", "--cores", "--json", "-d"] {
+        assert!(help.contains(flag), "{flag} missing: {help}");
+    }
+    let o = Command::new(BIN)
+        .args(["echo", "--iface", "lo=198.18.0.2/24", "--port", "0"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--port"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
