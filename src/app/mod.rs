@@ -1,5 +1,7 @@
 //! Applications on the stack.
 //!
+//! * [`echo`] — `xdpnet echo`: TCP and UDP echo per shard on the
+//!   router's workers.
 //! * [`pipeline`] — the router's per-packet path over in-memory frames, the
 //!   workload behind `xdpnet bench pipeline` and the criterion `forward`
 //!   benchmark.
@@ -9,6 +11,7 @@
 //! * [`sink`] — `xdpnet sink`: AF_XDP receive-and-drop with loss,
 //!   reordering and latency.
 
+pub mod echo;
 pub mod pipeline;
 pub mod pktgen;
 pub mod router;

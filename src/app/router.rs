@@ -39,7 +39,7 @@ use crate::worker::host::{usable_cores, HostError, InterfaceInfo, Privileges, DE
 use crate::worker::links::{LinkFactory, LinkRole};
 use crate::worker::placement::{place, Placement, PlacementError};
 use crate::worker::runtime::{
-    InterfaceSetup, NoApp, ReadyLink, Runtime, RuntimeConfig, RuntimeError, ShardSetup,
+    InterfaceSetup, NoApp, ReadyLink, Runtime, RuntimeConfig, RuntimeError, ShardApp, ShardSetup,
 };
 use crate::worker::stats::{sum_drops, sum_nics, WorkerStats};
 use crate::worker::xdp_factory::XdpLinkFactory;
@@ -228,6 +228,19 @@ impl Steering {
         Ok(())
     }
 
+    /// Randomly drop this fraction (0.0–1.0) of the frames every program
+    /// would redirect (loss injection on the real receive path).
+    pub fn set_drop_probability(&mut self, p: f64) -> Result<(), RouterError> {
+        for (ifname, prog) in &mut self.programs {
+            prog.set_drop_probability(p)
+                .map_err(|error| RouterError::Steering {
+                    ifname: ifname.clone(),
+                    error,
+                })?;
+        }
+        Ok(())
+    }
+
     /// Counters per interface (`None` where reading failed).
     pub fn counters(&self) -> Vec<(String, Option<SteeringCounters>)> {
         self.programs
@@ -244,7 +257,12 @@ pub struct RouterApp {
     factory: Arc<dyn LinkFactory>,
     steering: Option<Steering>,
     pin: bool,
+    forwarding: bool,
+    apps: Option<ShardApps>,
 }
+
+/// Builds the application of each shard (shard index → app).
+pub type ShardApps = Box<dyn FnMut(usize) -> Box<dyn ShardApp>>;
 
 impl fmt::Debug for RouterApp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -265,7 +283,34 @@ impl RouterApp {
             factory,
             steering: None,
             pin: true,
+            forwarding: true,
+            apps: None,
         }
+    }
+
+    /// Run `apps(shard)` on every shard (default: none, a pure router) —
+    /// how a host application (e.g. `xdpnet echo`) reuses the router's
+    /// workers, links, steering and stats.
+    pub fn with_apps(mut self, apps: ShardApps) -> Self {
+        self.apps = Some(apps);
+        self
+    }
+
+    /// Where each queue will be served.
+    pub fn placement(&self) -> &Placement {
+        &self.placement
+    }
+
+    /// The steering attachments (none without steering).
+    pub fn attachments(&self) -> &[Attachment] {
+        self.steering.as_ref().map_or(&[], |s| s.attachments())
+    }
+
+    /// Forward between interfaces (default true; a host application
+    /// turns it off).
+    pub fn with_forwarding(mut self, forwarding: bool) -> Self {
+        self.forwarding = forwarding;
+        self
     }
 
     /// Use these attached steering programs (their XSKMAPs get the workers'
@@ -283,7 +328,7 @@ impl RouterApp {
     }
 
     /// Start the workers. `stop` ends them when set.
-    pub fn start(self, stop: Arc<AtomicBool>) -> Result<RunningRouter, RouterError> {
+    pub fn start(mut self, stop: Arc<AtomicBool>) -> Result<RunningRouter, RouterError> {
         let routes = self.config.stack_routes()?;
         let setup = ShardSetup {
             interfaces: self
@@ -296,13 +341,16 @@ impl RouterApp {
                 })
                 .collect(),
             routes,
-            forwarding: true,
+            forwarding: self.forwarding,
             stack: StackConfig::default(),
         };
         let mut rc = RuntimeConfig::new(self.placement.clone(), setup);
         rc.busy_poll = self.config.busy_poll;
         rc.pin = self.pin;
-        let runtime = Runtime::start(rc, self.factory.clone(), |_| Box::new(NoApp), stop)?;
+        let runtime = match self.apps.take() {
+            Some(apps) => Runtime::start(rc, self.factory.clone(), apps, stop)?,
+            None => Runtime::start(rc, self.factory.clone(), |_| Box::new(NoApp), stop)?,
+        };
         if let Some(s) = &self.steering {
             s.insert_sockets(runtime.links())?;
         }

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 pub mod bench;
 pub mod doctor;
+pub mod echo;
 pub mod pktgen;
 pub mod router;
 pub mod sink;
@@ -21,6 +22,9 @@ pub struct Cli {
 enum Command {
     /// Route IPv4/IPv6 between interfaces on AF_XDP workers.
     Router(router::RouterArgs),
+    /// TCP and UDP echo on AF_XDP workers (the router's runtime, forwarding
+    /// off).
+    Echo(echo::EchoArgs),
     /// Check privileges, kernel, AF_XDP, BPF and (optionally) an interface;
     /// print PASS/WARN/FAIL with the fix.
     Doctor(doctor::DoctorArgs),
@@ -38,6 +42,7 @@ enum Command {
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Router(a) => router::run(a),
+        Command::Echo(a) => echo::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Pktgen(a) => pktgen::run(a),
         Command::Sink(a) => sink::run(a),

@@ -49,6 +49,17 @@ impl XdpLinkFactory {
         }
     }
 
+    /// Rx rings of `rx` entries and fill rings of `2 × rx` (defaults 512
+    /// and 1024; powers of two): deeper rings ride out longer worker
+    /// stalls (a loaded host) before the kernel drops frames. Every socket
+    /// of a worker fills its ring from the worker's [`FRAMES_PER_WORKER`]
+    /// frames, so keep `2 × rx × sockets` well below that.
+    pub fn with_rx_ring(mut self, rx: u32) -> XdpLinkFactory {
+        self.socket.rx_size = rx;
+        self.socket.fill_size = 2 * rx;
+        self
+    }
+
     fn umem_for(&self, worker: usize) -> Result<Umem, LinkOpenError> {
         // A poisoned map is still a valid map (every update is one insert).
         let mut map = self.umems.lock().unwrap_or_else(|p| p.into_inner());
