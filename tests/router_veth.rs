@@ -475,6 +475,8 @@ fn router_forwards_v4_v6_answers_ping_and_sends_time_exceeded() {
     let (out, err, ok) = t.stop_router();
     assert!(ok, "router exit status: {err}");
     assert!(out.contains("--- summary ---"), "{out}\n{err}");
+    // XDP_STATISTICS of the sockets are reported per interface.
+    assert!(out.contains("XDP socket        : rx dropped"), "{out}");
     assert!(out.contains("ttl_exceeded"), "{out}");
     assert!(
         !t.xdp_attached("r0") && !t.xdp_attached("r1"),

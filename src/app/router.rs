@@ -31,6 +31,7 @@ use std::time::{Duration as StdDuration, Instant as WallClock};
 use serde_json::{json, Value};
 
 use crate::config::{ConfigError, CopyMode, QueueSelection, RouterConfig};
+use crate::link::LinkDriverStats;
 use crate::stack::{DropCounters, NicStats, StackConfig};
 use crate::steering::{
     Attachment, Policy, SteeringCounters, SteeringError, SteeringOptions, SteeringProgram, XdpMode,
@@ -610,6 +611,14 @@ impl RunningRouter {
                     .as_ref()
                     .and_then(|s| s.iter().find(|(n, _)| n == name))
                     .and_then(|(_, c)| *c),
+                driver: workers
+                    .iter()
+                    .filter_map(|w| w.driver.get(i).copied().flatten())
+                    .fold(None, |acc: Option<LinkDriverStats>, d| {
+                        let mut a = acc.unwrap_or_default();
+                        a.add(&d);
+                        Some(a)
+                    }),
             })
             .collect();
         let worker_totals = workers
@@ -669,6 +678,9 @@ pub struct InterfaceTotals {
     pub copy_mode: Option<CopyMode>,
     /// Steering counters, when a program is attached.
     pub steering: Option<SteeringCounters>,
+    /// The AF_XDP sockets' `XDP_STATISTICS`, summed over workers (`None`:
+    /// links without them).
+    pub driver: Option<LinkDriverStats>,
 }
 
 /// Totals of one worker.
@@ -787,6 +799,17 @@ impl fmt::Display for RouterSummary {
                 thousands((i.tx_packets as f64 / secs).round() as u64)
             )?;
             writeln!(f, "  TX dropped        : {}", thousands(i.tx_dropped))?;
+            if let Some(d) = &i.driver {
+                writeln!(
+                    f,
+                    "  XDP socket        : rx dropped {} rx ring full {} fill ring empty {} tx ring empty {} invalid descs {}",
+                    thousands(d.rx_dropped),
+                    thousands(d.rx_ring_full),
+                    thousands(d.rx_fill_ring_empty),
+                    thousands(d.tx_ring_empty),
+                    thousands(d.invalid_descs)
+                )?;
+            }
             match &i.steering {
                 Some(c) => writeln!(f, "  Steering          : {c}")?,
                 None => writeln!(f, "  Steering          : none")?,
@@ -884,6 +907,13 @@ impl RouterSummary {
                 "tx_bytes": i.tx_bytes,
                 "tx_dropped": i.tx_dropped,
                 "steering": i.steering.as_ref().map(steering_json),
+                "xdp_statistics": i.driver.map(|d| json!({
+                    "rx_dropped": d.rx_dropped,
+                    "rx_ring_full": d.rx_ring_full,
+                    "rx_fill_ring_empty": d.rx_fill_ring_empty,
+                    "tx_ring_empty": d.tx_ring_empty,
+                    "invalid_descs": d.invalid_descs,
+                })),
             })).collect::<Vec<_>>(),
             "workers": self.workers.iter().map(|w| json!({
                 "worker": w.worker,

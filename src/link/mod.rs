@@ -101,6 +101,33 @@ impl fmt::Debug for Capabilities {
     }
 }
 
+/// Drop counters a link's driver keeps below the stack (for AF_XDP: the
+/// socket's `XDP_STATISTICS`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkDriverStats {
+    /// Frames dropped for reasons other than invalid descriptors.
+    pub rx_dropped: u64,
+    /// Frames dropped because the rx ring was full (the worker fell behind).
+    pub rx_ring_full: u64,
+    /// Times the fill ring was empty (the worker did not refill in time).
+    pub rx_fill_ring_empty: u64,
+    /// Times the tx ring was empty when the kernel was kicked.
+    pub tx_ring_empty: u64,
+    /// Descriptors the kernel rejected, rx and tx together.
+    pub invalid_descs: u64,
+}
+
+impl LinkDriverStats {
+    /// Add another link's counters into these.
+    pub fn add(&mut self, o: &LinkDriverStats) {
+        self.rx_dropped += o.rx_dropped;
+        self.rx_ring_full += o.rx_ring_full;
+        self.rx_fill_ring_empty += o.rx_fill_ring_empty;
+        self.tx_ring_empty += o.tx_ring_empty;
+        self.invalid_descs += o.invalid_descs;
+    }
+}
+
 /// A link the stack sends frames through and receives frames from.
 pub trait LinkEndpoint {
     /// The largest network-layer packet (IP header included, Ethernet header
@@ -132,6 +159,12 @@ pub trait LinkEndpoint {
 
     /// Append at most `budget` received frames to `batch`; return how many.
     fn read_packets(&mut self, batch: &mut PacketBatch, budget: usize, now: Instant) -> usize;
+
+    /// The driver's own drop counters, for links that have them (one
+    /// syscall for AF_XDP: call it once per stats interval, not per poll).
+    fn driver_stats(&self) -> Option<LinkDriverStats> {
+        None
+    }
 }
 
 impl<L: LinkEndpoint + ?Sized> LinkEndpoint for Box<L> {
@@ -155,6 +188,9 @@ impl<L: LinkEndpoint + ?Sized> LinkEndpoint for Box<L> {
     }
     fn read_packets(&mut self, batch: &mut PacketBatch, budget: usize, now: Instant) -> usize {
         (**self).read_packets(batch, budget, now)
+    }
+    fn driver_stats(&self) -> Option<LinkDriverStats> {
+        (**self).driver_stats()
     }
 }
 

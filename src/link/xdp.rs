@@ -26,7 +26,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 
 use crate::buffer::{PacketBatch, PacketBuffer};
-use crate::link::{Capabilities, LinkEndpoint};
+use crate::link::{Capabilities, LinkDriverStats, LinkEndpoint};
 use crate::time::Instant;
 use crate::wire::EthernetAddress;
 use crate::xsk::{
@@ -213,5 +213,16 @@ impl LinkEndpoint for XdpLink {
             self.stats.rx_bytes += batch[start..].iter().map(|p| p.len() as u64).sum::<u64>();
         }
         n
+    }
+
+    fn driver_stats(&self) -> Option<LinkDriverStats> {
+        let x = self.xdp_statistics().ok()?;
+        Some(LinkDriverStats {
+            rx_dropped: x.rx_dropped,
+            rx_ring_full: x.rx_ring_full,
+            rx_fill_ring_empty: x.rx_fill_ring_empty_descs,
+            tx_ring_empty: x.tx_ring_empty_descs,
+            invalid_descs: x.rx_invalid_descs + x.tx_invalid_descs,
+        })
     }
 }

@@ -35,7 +35,7 @@ use core::fmt;
 
 use crate::buffer::PacketBatch;
 use crate::config::CopyMode;
-use crate::link::{Capabilities, LinkEndpoint};
+use crate::link::{Capabilities, LinkDriverStats, LinkEndpoint};
 use crate::time::Instant;
 use crate::wire::EthernetAddress;
 use crate::xsk::UmemAccounting;
@@ -259,6 +259,16 @@ impl LinkEndpoint for QueueGroup {
             got += self.members[i].read_packets(batch, budget - got, now);
         }
         got
+    }
+
+    fn driver_stats(&self) -> Option<LinkDriverStats> {
+        let mut sum: Option<LinkDriverStats> = None;
+        for m in &self.members {
+            if let Some(d) = m.driver_stats() {
+                sum.get_or_insert_with(LinkDriverStats::default).add(&d);
+            }
+        }
+        sum
     }
 }
 

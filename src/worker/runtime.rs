@@ -559,6 +559,7 @@ fn worker_main(ctx: WorkerContext, ready: mpsc::Sender<(usize, Ready)>) {
         core,
         queues: ctx.placement.workers[w].queues.clone(),
         nics: vec![Default::default(); stack.nics().len()],
+        driver: vec![None; stack.nics().len()],
         ..WorkerStats::default()
     };
     let mut worker = Worker {
@@ -787,6 +788,13 @@ impl Worker {
         self.stats.at = now;
         for (o, nic) in self.stats.nics.iter_mut().zip(self.stack.nics()) {
             *o = *nic.stats();
+        }
+        // One getsockopt per link per publish interval.
+        for (i, d) in self.stats.driver.iter_mut().enumerate() {
+            *d = self
+                .stack
+                .link(crate::stack::NicId(i as u16))
+                .and_then(|l| l.driver_stats());
         }
         self.stats.drops.clone_from(self.stack.drops());
         self.stats.stack = *self.stack.stats();

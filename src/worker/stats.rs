@@ -10,6 +10,7 @@
 
 use std::sync::Mutex;
 
+use crate::link::LinkDriverStats;
 use crate::stack::{DropCounters, NicStats, StackStats};
 use crate::time::Instant;
 
@@ -28,6 +29,9 @@ pub struct WorkerStats {
     pub at: Instant,
     /// Per-interface NIC counters, indexed like the router's interfaces.
     pub nics: Vec<NicStats>,
+    /// Per-interface driver drop counters (AF_XDP `XDP_STATISTICS`),
+    /// indexed like `nics`; `None` for links without them.
+    pub driver: Vec<Option<LinkDriverStats>>,
     /// Drops by reason.
     pub drops: DropCounters,
     /// Protocol counters.
