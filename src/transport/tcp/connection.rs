@@ -10,10 +10,10 @@
 //! * RFC 7323: window scaling (2), timestamps with PAWS (5) and the
 //!   TS.Recent rule (4.3).
 //! * RFC 2018: SACK-Permitted negotiation; received SACK blocks feed the
-//!   scoreboard ([`super::sack`]).
+//!   scoreboard (`super::sack`).
 //! * RFC 5681 / RFC 6582 / RFC 6675: duplicate ACK counting, entering and
 //!   leaving loss recovery (the segments themselves go out in
-//!   [`super::send`]).
+//!   `super::send`).
 //!
 //! Nothing here panics on what a peer sends: every field is range-checked
 //! with wrapping sequence arithmetic, and a bad segment is dropped and
