@@ -333,6 +333,18 @@ impl Topology {
         serde_json::from_str(line).expect("summary is JSON")
     }
 
+    /// One ping from `ns` with `-M pmtu` (`do`: set DF, `dont`: clear it)
+    /// and `size` payload bytes.
+    fn ping_pmtu(&self, ns: &str, v6: bool, pmtu: &str, size: u32, dst: &str) -> Output {
+        let size = size.to_string();
+        let mut args = vec!["ping"];
+        if v6 {
+            args.push("-6");
+        }
+        args.extend(["-M", pmtu, "-s", &size, "-c", "1", "-W", "2", dst]);
+        self.exec(ns, &args)
+    }
+
     fn xdp_attached(&self, dev: &str) -> bool {
         self.xdp_attached_in(&self.r, dev)
     }
@@ -671,39 +683,11 @@ fn router_sends_frag_needed_and_packet_too_big_for_a_smaller_egress_mtu() {
     t.wait_forwarding();
     let a = t.a.clone();
     // Fits: 1200 + 28 = 1228 bytes.
-    let o = t.exec(
-        &a,
-        &[
-            "ping",
-            "-M",
-            "do",
-            "-s",
-            "1200",
-            "-c",
-            "1",
-            "-W",
-            "2",
-            "198.18.1.2",
-        ],
-    );
+    let o = t.ping_pmtu(&a, false, "do", 1200, "198.18.1.2");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     // 1428 bytes with DF: fragmentation needed, next-hop MTU 1280, from the
     // router's address on A's side.
-    let o = t.exec(
-        &a,
-        &[
-            "ping",
-            "-M",
-            "do",
-            "-s",
-            "1400",
-            "-c",
-            "1",
-            "-W",
-            "2",
-            "198.18.1.2",
-        ],
-    );
+    let o = t.ping_pmtu(&a, false, "do", 1400, "198.18.1.2");
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(
         out.contains("From 198.18.0.254")
@@ -716,56 +700,12 @@ fn router_sends_frag_needed_and_packet_too_big_for_a_smaller_egress_mtu() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("mtu 1280"));
     // Without DF the router fragments, and B's answer (fragmented by B)
     // comes back.
-    let o = t.exec(
-        &a,
-        &[
-            "ping",
-            "-M",
-            "dont",
-            "-s",
-            "1400",
-            "-c",
-            "1",
-            "-W",
-            "2",
-            "198.18.1.2",
-        ],
-    );
+    let o = t.ping_pmtu(&a, false, "dont", 1400, "198.18.1.2");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     // IPv6: packet too big (routers never fragment).
-    let o = t.exec(
-        &a,
-        &[
-            "ping",
-            "-6",
-            "-M",
-            "do",
-            "-s",
-            "1200",
-            "-c",
-            "1",
-            "-W",
-            "2",
-            "2001:2:0:1::2",
-        ],
-    );
+    let o = t.ping_pmtu(&a, true, "do", 1200, "2001:2:0:1::2");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
-    let o = t.exec(
-        &a,
-        &[
-            "ping",
-            "-6",
-            "-M",
-            "do",
-            "-s",
-            "1400",
-            "-c",
-            "1",
-            "-W",
-            "2",
-            "2001:2:0:1::2",
-        ],
-    );
+    let o = t.ping_pmtu(&a, true, "do", 1400, "2001:2:0:1::2");
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(
         out.contains("From 2001:2::fe")
