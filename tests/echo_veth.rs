@@ -5,15 +5,24 @@
 //!  a0 198.18.0.1/24, 2001:2::1/64  ───  e0 198.18.0.2/24, 2001:2::2/64
 //! ```
 //!
-//! UDP echo (both families), a 20 MB TCP transfer echoed back (sha256
-//! compared), 50 concurrent connections of 100 KB each, and the 20 MB
-//! transfer with 2 % of the frames reaching e0 dropped by the steering
-//! program (`--drop-probability`). The
-//! clients are python3 scripts run in ns A; each prints one JSON line.
-//! Throughput is printed (run with `--nocapture` to see it).
+//! Linux as the client of `xdpnet echo`: UDP echo (both families), 20 MB
+//! and 200 MB TCP transfers echoed back (sha256 of what was sent and what
+//! came back compared), 50 concurrent connections of 100 KB and 500 of
+//! 1 MB, the 20 MB transfer with 2 % of the frames reaching e0 dropped by
+//! the steering program (`--drop-probability`), and connections under 2 %
+//! loss in both directions from nftables (`numgen random`) in ns A.
 //!
-//! Root only; without root (or python3) each test prints `SKIP:` and
-//! returns. Namespaces are unique per test and removed by a guard.
+//! xdpnet as the client (`xdpnet tcpclient` in ns E) of Linux servers in
+//! ns A: 200 MB through `socat … EXEC:cat` (every echoed byte compared
+//! with the byte sent), 500 concurrent connections of 1 MB through a
+//! python3 asyncio echo server, and connections under 2 % loss.
+//!
+//! The kernel-side clients and servers are python3 scripts (or socat) run
+//! in ns A; each client prints one JSON line. Throughput and durations are
+//! printed (run with `--nocapture` to see them).
+//!
+//! Root only; without root (or python3, socat, nft where needed) each test
+//! prints `SKIP:` and returns. Namespaces are unique per test and removed by a guard.
 
 use std::io::Read;
 use std::process::{Child, Command, Output, Stdio};
@@ -53,6 +62,7 @@ struct Topology {
     a: String,
     e: String,
     echo: Option<Child>,
+    servers: Vec<Child>,
 }
 
 impl Topology {
@@ -63,6 +73,7 @@ impl Topology {
             a: format!("{base}-a"),
             e: format!("{base}-e"),
             echo: None,
+            servers: Vec::new(),
         };
         for ns in [&t.a, &t.e] {
             sh(&["ip", "netns", "add", ns]);
@@ -104,6 +115,95 @@ impl Topology {
             ],
         );
         t
+    }
+
+    /// Drop 2 % of the TCP segments between ns A and the xdpnet host in
+    /// each direction (nftables `numgen random` on A's input and output).
+    fn lossy_both_ways(&self) {
+        let rules = "table inet xdpnet_loss {
+  chain input { type filter hook input priority 0; policy accept;
+    ip saddr 198.18.0.2 meta l4proto tcp numgen random mod 100 < 2 counter drop; }
+  chain output { type filter hook output priority 0; policy accept;
+    ip daddr 198.18.0.2 meta l4proto tcp numgen random mod 100 < 2 counter drop; }
+}";
+        let mut c = Command::new("ip")
+            .args(["netns", "exec", &self.a, "nft", "-f", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn nft");
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(rules.as_bytes()).unwrap();
+        assert!(c.wait().unwrap().success(), "nft rules not loaded");
+    }
+
+    /// Packets dropped by [`Self::lossy_both_ways`]: (to A, from A).
+    fn loss_counters(&self) -> (u64, u64) {
+        let o = self.exec(&self.a, &["nft", "list", "table", "inet", "xdpnet_loss"]);
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        let mut n = text.split("counter packets ").skip(1).map(|s| {
+            s.split(' ')
+                .next()
+                .unwrap_or("0")
+                .parse::<u64>()
+                .unwrap_or(0)
+        });
+        (n.next().unwrap_or(0), n.next().unwrap_or(0))
+    }
+
+    /// Run a server in ns A (killed by the guard).
+    fn start_server(&mut self, args: &[&str]) {
+        let c = Command::new("ip")
+            .args(["netns", "exec", &self.a])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        self.servers.push(c);
+    }
+
+    /// Wait until a TCP listener is open on `port` in ns A.
+    fn wait_listening(&self, port: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let o = self.exec(&self.a, &["ss", "-Hltn", &format!("sport = :{port}")]);
+            if !String::from_utf8_lossy(&o.stdout).trim().is_empty() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no listener on :{port} in ns A");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Run `xdpnet tcpclient` in ns E against ns A; returns its JSON
+    /// summary and exit status.
+    fn tcpclient(
+        &self,
+        remote: &str,
+        bytes: &str,
+        conns: &str,
+        extra: &[&str],
+    ) -> (serde_json::Value, bool, String) {
+        let o = Command::new("ip")
+            .args(["netns", "exec", &self.e, BIN, "tcpclient"])
+            .args(["--iface", "e0=198.18.0.2/24,2001:2::2/64", "--workers", "1"])
+            .args([
+                "--connect",
+                remote,
+                "--bytes",
+                bytes,
+                "--conns",
+                conns,
+                "--json",
+            ])
+            .args(extra)
+            .output()
+            .expect("spawn xdpnet tcpclient");
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        let v: serde_json::Value = serde_json::from_str(out.trim())
+            .unwrap_or_else(|e| panic!("{e}: stdout {out} stderr {err}"));
+        (v, o.status.success(), err)
     }
 
     fn start_echo(&mut self, extra: &[&str]) {
@@ -179,6 +279,10 @@ impl Topology {
 impl Drop for Topology {
     fn drop(&mut self) {
         if let Some(mut c) = self.echo.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for mut c in self.servers.drain(..) {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -395,4 +499,252 @@ fn echo_cli_help_and_bad_port() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+fn have(tool: &str, test: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg(if tool == "nft" { "--version" } else { "-V" })
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        println!("SKIP: {test}: needs {tool} (scripts/deps.sh installs it)");
+    }
+    ok
+}
+
+#[test]
+fn tcp_echo_200mb_each_way_sha256() {
+    if !ready("tcp_echo_200mb_each_way_sha256") {
+        return;
+    }
+    let mut t = Topology::new();
+    t.start_echo(&[]);
+    t.wait_ping("198.18.0.2");
+    // 200 MB from the Linux client to xdpnet and the same 200 MB back.
+    let r = bulk(&t, "198.18.0.2", 200 << 20);
+    println!("tcp 200 MB echo (200 MB each way) over IPv4: {r}");
+    let (out, err, ok) = t.stop_echo();
+    assert!(ok, "exit status: {err}");
+    println!("{out}");
+    assert!(
+        out.contains("TCP connections     : 1 accepted, 0 active, 1 closed (0 failed)"),
+        "{out}"
+    );
+    assert!(out.contains("209,715,200 in, 209,715,200 out"), "{out}");
+}
+
+#[test]
+fn tcp_echo_500_concurrent_1mb() {
+    if !ready("tcp_echo_500_concurrent_1mb") {
+        return;
+    }
+    let mut t = Topology::new();
+    t.start_echo(&[]);
+    t.wait_ping("198.18.0.2");
+    let r = t.client(TCP_MANY, &["198.18.0.2", PORT, "500", "1048576"]);
+    println!("500 concurrent connections x 1 MB: {r}");
+    assert_eq!(field(&r, "good"), "500", "{r}");
+    let (out, err, ok) = t.stop_echo();
+    assert!(ok, "exit status: {err}");
+    println!("{out}");
+    assert!(
+        out.contains("TCP connections     : 500 accepted, 0 active, 500 closed (0 failed)"),
+        "{out}"
+    );
+    assert!(out.contains("524,288,000 in, 524,288,000 out"), "{out}");
+}
+
+/// Concurrent connections with 2 % of the TCP segments dropped in each
+/// direction by nftables in the client's namespace.
+#[test]
+fn tcp_echo_concurrent_1mb_with_2pct_loss_both_ways() {
+    let name = "tcp_echo_concurrent_1mb_with_2pct_loss_both_ways";
+    if !ready(name) || !have("nft", name) {
+        return;
+    }
+    let mut t = Topology::new();
+    t.start_echo(&[]);
+    t.wait_ping("198.18.0.2");
+    t.lossy_both_ways();
+    let started = Instant::now();
+    let r = t.client(TCP_MANY, &["198.18.0.2", PORT, LOSSY_CONNS, "1048576"]);
+    let (to_a, from_a) = t.loss_counters();
+    println!(
+        "{LOSSY_CONNS} concurrent connections x 1 MB, 2 % loss both ways: {r} ({:.1} s; \
+         nft dropped {to_a} segments to A, {from_a} from A)",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(field(&r, "good"), LOSSY_CONNS, "{r}");
+    assert!(to_a > 0 && from_a > 0, "no loss injected: {to_a} {from_a}");
+    let (out, err, ok) = t.stop_echo();
+    assert!(ok, "exit status: {err}");
+    println!("{out}");
+    assert!(
+        out.contains(&format!(
+            "TCP connections     : {LOSSY_CONNS} accepted, 0 active, {LOSSY_CONNS} closed (0 failed)"
+        )),
+        "{out}"
+    );
+}
+
+/// How many 1 MB connections the loss tests run at once.
+const LOSSY_CONNS: &str = "500";
+
+/// A python3 asyncio echo server (many connections in one process).
+const ASYNC_ECHO: &str = r#"
+import asyncio, sys
+async def handle(r, w):
+    try:
+        while True:
+            b = await r.read(1 << 16)
+            if not b:
+                break
+            w.write(b)
+            await w.drain()
+    finally:
+        w.close()
+async def main():
+    srv = await asyncio.start_server(handle, sys.argv[1], int(sys.argv[2]), backlog=4096)
+    async with srv:
+        await srv.serve_forever()
+asyncio.run(main())
+"#;
+
+fn client_ok(v: &serde_json::Value, conns: u64, bytes: u64, ok: bool, err: &str) {
+    let c = &v["client"];
+    assert!(ok, "tcpclient failed: {err}\n{v:#}");
+    assert_eq!(c["completed"], conns, "{v:#}");
+    assert_eq!(c["failed"], 0, "{v:#}");
+    assert_eq!(c["mismatched"], 0, "{v:#}");
+    assert_eq!(c["verified"], true, "{v:#}");
+    assert_eq!(c["bytes_out"], conns * bytes, "{v:#}");
+    assert_eq!(c["bytes_in"], conns * bytes, "{v:#}");
+    assert_eq!(c["connect_us"]["count"], conns, "{v:#}");
+}
+
+fn client_line(v: &serde_json::Value) -> String {
+    let c = &v["client"];
+    format!(
+        "{} conns, {} bytes in, {:.3} s, {:.1} Mbit/s, {:.1} conns/s, connect p50 {} us max {} us, {} retransmits",
+        c["completed"],
+        c["bytes_in"],
+        c["transfer_secs"].as_f64().unwrap_or(0.0),
+        c["mbit_s"].as_f64().unwrap_or(0.0),
+        c["conns_per_sec"].as_f64().unwrap_or(0.0),
+        c["connect_us"]["p50"],
+        c["connect_us"]["max"],
+        c["retransmitted_segs"]
+    )
+}
+
+/// xdpnet as the client: 200 MB to a Linux `socat … EXEC:cat` server and
+/// back over IPv4, 4 MB over IPv6, every echoed byte compared.
+#[test]
+fn tcpclient_200mb_vs_socat() {
+    let name = "tcpclient_200mb_vs_socat";
+    if !ready(name) || !have("socat", name) {
+        return;
+    }
+    let mut t = Topology::new();
+    t.start_server(&["socat", "TCP4-LISTEN:7007,fork,reuseaddr", "EXEC:cat"]);
+    t.start_server(&["socat", "TCP6-LISTEN:7008,fork,reuseaddr", "EXEC:cat"]);
+    t.wait_listening("7007");
+    t.wait_listening("7008");
+    let (v, ok, err) = t.tcpclient("198.18.0.1:7007", "200M", "1", &[]);
+    println!("tcpclient 200 MB through socat, IPv4: {}", client_line(&v));
+    client_ok(&v, 1, 200 << 20, ok, &err);
+    let (v, ok, err) = t.tcpclient("[2001:2::1]:7008", "4M", "2", &[]);
+    println!(
+        "tcpclient 2 x 4 MB through socat, IPv6: {}",
+        client_line(&v)
+    );
+    client_ok(&v, 2, 4 << 20, ok, &err);
+}
+
+/// xdpnet as the client: 500 concurrent connections of 1 MB each to a
+/// Linux echo server.
+#[test]
+fn tcpclient_500_concurrent_1mb_vs_kernel() {
+    let name = "tcpclient_500_concurrent_1mb_vs_kernel";
+    if !ready(name) {
+        return;
+    }
+    let mut t = Topology::new();
+    t.start_server(&["python3", "-c", ASYNC_ECHO, "198.18.0.1", "7009"]);
+    t.wait_listening("7009");
+    let (v, ok, err) = t.tcpclient("198.18.0.1:7009", "1M", "500", &[]);
+    println!(
+        "tcpclient 500 x 1 MB to a kernel echo server: {}",
+        client_line(&v)
+    );
+    client_ok(&v, 500, 1 << 20, ok, &err);
+}
+
+/// xdpnet as the client with 2 % of the TCP segments dropped each way.
+#[test]
+fn tcpclient_concurrent_1mb_with_2pct_loss_both_ways() {
+    let name = "tcpclient_concurrent_1mb_with_2pct_loss_both_ways";
+    if !ready(name) || !have("nft", name) {
+        return;
+    }
+    let mut t = Topology::new();
+    t.start_server(&["python3", "-c", ASYNC_ECHO, "198.18.0.1", "7009"]);
+    t.wait_listening("7009");
+    t.lossy_both_ways();
+    let (v, ok, err) = t.tcpclient("198.18.0.1:7009", "1M", LOSSY_CONNS, &[]);
+    let (to_a, from_a) = t.loss_counters();
+    println!(
+        "tcpclient {LOSSY_CONNS} x 1 MB, 2 % loss both ways: {} (nft dropped {to_a} to A, {from_a} from A)",
+        client_line(&v)
+    );
+    client_ok(&v, LOSSY_CONNS.parse().unwrap(), 1 << 20, ok, &err);
+    assert!(to_a > 0 && from_a > 0, "no loss injected: {to_a} {from_a}");
+}
+
+/// No root needed: the client documents its flags and refuses bad ones
+/// before touching the host.
+#[test]
+fn tcpclient_cli_help_and_bad_flags() {
+    let o = Command::new(BIN)
+        .args(["tcpclient", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{help}");
+    for flag in [
+        "--iface",
+        "--connect",
+        "--bytes",
+        "--conns",
+        "--parallel",
+        "--json",
+    ] {
+        assert!(help.contains(flag), "{flag} missing: {help}");
+    }
+    for (args, needle) in [
+        (&["--connect", "198.18.0.1:0"][..], "--connect"),
+        (
+            &["--connect", "198.18.0.1:7", "--conns", "0"][..],
+            "--conns",
+        ),
+        (
+            &["--connect", "198.18.0.1:7", "--parallel", "0"][..],
+            "--parallel",
+        ),
+        (
+            &["--connect", "198.18.0.1:7", "--bytes", "12X"][..],
+            "byte count",
+        ),
+    ] {
+        let o = Command::new(BIN)
+            .args(["tcpclient", "--iface", "lo=198.18.0.2/24"])
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} accepted");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
 }

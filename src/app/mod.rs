@@ -8,6 +8,8 @@
 //! * [`router`] — `xdpnet router`: setup checks, steering, workers over
 //!   any link factory, stats lines and the summary.
 //! * [`pktgen`] — `xdpnet pktgen`: AF_XDP UDP generator with stamped frames.
+//! * [`tcp_client`] — `xdpnet tcpclient`: verified TCP echo connections
+//!   from the sharded stack.
 //! * [`sink`] — `xdpnet sink`: AF_XDP receive-and-drop with loss,
 //!   reordering and latency.
 
@@ -16,3 +18,4 @@ pub mod pipeline;
 pub mod pktgen;
 pub mod router;
 pub mod sink;
+pub mod tcp_client;

@@ -28,6 +28,17 @@ use xdpnet::worker::xdp_factory::{XdpLinkFactory, FRAMES_PER_WORKER};
 
 #[derive(Debug, Args)]
 pub struct EchoArgs {
+    #[command(flatten)]
+    host: HostArgs,
+    /// TCP and UDP port to echo on.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PORT)]
+    port: u16,
+}
+
+/// The host part shared by `xdpnet echo` and `xdpnet tcpclient`:
+/// interfaces, routes, workers, XDP and AF_XDP modes, stats and loss.
+#[derive(Debug, Args)]
+pub struct HostArgs {
     /// An interface and its addresses: IF=ADDR/PREFIX[,ADDR/PREFIX…]
     /// (repeat for each interface), e.g. veth0=198.18.0.2/24,2001:2::2/64.
     #[arg(long = "iface", value_name = "IF=ADDR/PREFIX[,…]", required = true)]
@@ -36,9 +47,6 @@ pub struct EchoArgs {
     /// "default via GW".
     #[arg(long = "route", value_name = "\"PREFIX via GW\"")]
     route: Vec<RouteSpec>,
-    /// TCP and UDP port to echo on.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_PORT)]
-    port: u16,
     /// Worker threads (default: the number of --cores, else one per rx
     /// queue).
     #[arg(long, value_name = "N")]
@@ -73,6 +81,73 @@ pub struct EchoArgs {
     json: bool,
 }
 
+/// A host ready to run: the router's app (links, steering, placement),
+/// the stop flag wired to SIGINT/SIGTERM, and the run options.
+pub struct Host {
+    pub app: RouterApp,
+    pub stop: Arc<AtomicBool>,
+    pub json: bool,
+    pub interval: f64,
+    pub duration: Option<f64>,
+}
+
+impl HostArgs {
+    /// Check the setup, attach steering (with the loss probability) and
+    /// install the signal handlers.
+    pub fn prepare(self) -> Result<Host, String> {
+        let a = self;
+        let cfg = RouterOptions::default()
+            .overlay(RouterOptions {
+                interfaces: a.iface,
+                routes: a.route,
+                workers: a.workers,
+                cores: a.cores.map(|c| c.0),
+                queues: a.queues,
+                xdp_mode: a.xdp_mode,
+                copy_mode: a.copy_mode,
+                busy_poll: a.busy_poll.then_some(true),
+                interval: a.interval,
+                duration: a.duration,
+                json: a.json.then_some(true),
+            })
+            .finish()
+            .map_err(|e| e.to_string())?;
+        let pre = preflight(&cfg).map_err(|e| e.to_string())?;
+        let factory: Arc<dyn LinkFactory> = Arc::new(
+            XdpLinkFactory::new(cfg.copy_mode, cfg.busy_poll).with_rx_ring(rx_ring(&pre.placement)),
+        );
+        let max_queue = pre
+            .placement
+            .iface_queues
+            .iter()
+            .flatten()
+            .copied()
+            .max()
+            .unwrap_or(0);
+        let mut steering = Steering::attach_all(&cfg, max_queue + 1).map_err(|e| e.to_string())?;
+        if a.drop_probability > 0.0 {
+            steering
+                .set_drop_probability(a.drop_probability)
+                .map_err(|e| e.to_string())?;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())
+                .and_then(|_| signal_hook::flag::register(sig, stop.clone()))
+                .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+        }
+        let (json, interval, duration) = (cfg.json, cfg.interval, cfg.duration);
+        let app = RouterApp::new(cfg, pre.placement, factory).with_steering(steering);
+        Ok(Host {
+            app,
+            stop,
+            json,
+            interval,
+            duration,
+        })
+    }
+}
+
 /// Rx ring size for the echo's sockets: a host stack receiving bulk TCP
 /// on a busy machine overflows the default 512-entry ring (frames dropped
 /// before the stack sees them, then retransmissions and timeouts), so take
@@ -101,7 +176,7 @@ fn rx_ring(p: &Placement) -> u32 {
 
 /// A parsed `--cores` list (one value for clap, not many).
 #[derive(Debug, Clone)]
-struct Cores(Vec<usize>);
+pub struct Cores(Vec<usize>);
 
 fn parse_cores(s: &str) -> Result<Cores, String> {
     parse_list(s).map(Cores)
@@ -111,52 +186,13 @@ pub fn run(a: EchoArgs) -> Result<(), String> {
     if a.port == 0 {
         return Err("--port: 0 is not a port to listen on; give 1-65535".into());
     }
-    let cfg = RouterOptions::default()
-        .overlay(RouterOptions {
-            interfaces: a.iface,
-            routes: a.route,
-            workers: a.workers,
-            cores: a.cores.map(|c| c.0),
-            queues: a.queues,
-            xdp_mode: a.xdp_mode,
-            copy_mode: a.copy_mode,
-            busy_poll: a.busy_poll.then_some(true),
-            interval: a.interval,
-            duration: a.duration,
-            json: a.json.then_some(true),
-        })
-        .finish()
-        .map_err(|e| e.to_string())?;
-    let pre = preflight(&cfg).map_err(|e| e.to_string())?;
-    let factory: Arc<dyn LinkFactory> = Arc::new(
-        XdpLinkFactory::new(cfg.copy_mode, cfg.busy_poll).with_rx_ring(rx_ring(&pre.placement)),
-    );
-    let max_queue = pre
-        .placement
-        .iface_queues
-        .iter()
-        .flatten()
-        .copied()
-        .max()
-        .unwrap_or(0);
-    let mut steering = Steering::attach_all(&cfg, max_queue + 1).map_err(|e| e.to_string())?;
-    if a.drop_probability > 0.0 {
-        steering
-            .set_drop_probability(a.drop_probability)
-            .map_err(|e| e.to_string())?;
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())
-            .and_then(|_| signal_hook::flag::register(sig, stop.clone()))
-            .map_err(|e| format!("cannot install the signal handler: {e}"))?;
-    }
-    let (json, interval, duration) = (cfg.json, cfg.interval, cfg.duration);
+    let h = a.host.prepare()?;
     let mut out = std::io::stdout();
-    let app = RouterApp::new(cfg, pre.placement, factory).with_steering(steering);
-    let summary = run_echo(app, a.port, interval, duration, json, stop, &mut out)
-        .map_err(|e| e.to_string())?;
-    if json {
+    let summary = run_echo(
+        h.app, a.port, h.interval, h.duration, h.json, h.stop, &mut out,
+    )
+    .map_err(|e| e.to_string())?;
+    if h.json {
         println!("{}", summary.to_json());
     } else {
         print!("{summary}");

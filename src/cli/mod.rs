@@ -8,6 +8,7 @@ pub mod echo;
 pub mod pktgen;
 pub mod router;
 pub mod sink;
+pub mod tcp_client;
 
 /// A kernel-bypass network dataplane: AF_XDP workers running a sharded
 /// userspace TCP/IP stack.
@@ -25,6 +26,9 @@ enum Command {
     /// TCP and UDP echo on AF_XDP workers (the router's runtime, forwarding
     /// off).
     Echo(echo::EchoArgs),
+    /// TCP connections over AF_XDP to an echo server: send N bytes each,
+    /// verify the echo, report throughput, connections/s, connect times.
+    Tcpclient(tcp_client::TcpClientArgs),
     /// Check privileges, kernel, AF_XDP, BPF and (optionally) an interface;
     /// print PASS/WARN/FAIL with the fix.
     Doctor(doctor::DoctorArgs),
@@ -43,6 +47,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Router(a) => router::run(a),
         Command::Echo(a) => echo::run(a),
+        Command::Tcpclient(a) => tcp_client::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Pktgen(a) => pktgen::run(a),
         Command::Sink(a) => sink::run(a),
