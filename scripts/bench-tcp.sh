@@ -10,7 +10,8 @@
 #                                              (b) kernel_echo serve (taskset 1)
 #                                              (c) the same, offloads off
 #
-# Placement: both veth ends have NAPI (GRO on, and an XDP program on S-IF
+# Placement: RPS on C-IF sends the client's receive path to the client
+# core; both veth ends have NAPI (GRO on, and an XDP program on S-IF
 # for xdpnet) in threaded mode; C-IF's NAPI thread is pinned to the client
 # core and S-IF's to the server core, so receiving for the server is
 # charged to the server core (for Linux: its whole receive path; for
@@ -81,7 +82,7 @@ SERVER_PID=""
 WORK=$(mktemp -d)
 
 cleanup() {
-    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+    if [ -n "$SERVER_PID" ]; then kill -TERM "$SERVER_PID" 2>/dev/null || true; sleep 0.5; fi
     ip netns del "$NC" 2>/dev/null || true
     ip netns del "$NS" 2>/dev/null || true
     rm -rf "$WORK"
@@ -108,18 +109,36 @@ ip -n "$NS" link set lo up
 ip -n "$NC" addr add 198.18.0.1/24 dev "$CIF"
 ip -n "$NC" link set "$CIF" up
 ip -n "$NS" link set "$SIF" up
+# Wait for carrier on both ends (xdpnet refuses an interface that is down).
+for _ in $(seq 50); do
+    [ "$(ins cat /sys/class/net/$SIF/operstate)" = up ] &&
+        [ "$(inc cat /sys/class/net/$CIF/operstate)" = up ] && break
+    sleep 0.1
+done
 inc ethtool -K "$CIF" tx off tso off gso off gro on >/dev/null
 inc sh -c "echo 1 > /sys/class/net/$CIF/threaded"
 pin_napi "$CIF" "$CLIENT_CORE"
+# Frames from a TSO-capable veth end skip the peer's NAPI (netif_rx on the
+# sending core): RPS moves the client's receive path to the client core
+# whichever way its frames arrive.
+inc sh -c "printf '%x' $((1 << CLIENT_CORE)) > /sys/class/net/$CIF/queues/rx-0/rps_cpus"
 # The client closes first (TIME-WAIT is on its side): reuse those ports.
 inc sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65535"
 
 client() { inc taskset -c "$CLIENT_CORE" "$KECHO" "$@"; }
 
+# Wait until the server answers; fail if it died.
+wait_server() {
+    if ! client wait 198.18.0.2:$PORT 15 || ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        echo "bench-tcp.sh: the server did not come up" >&2
+        exit 1
+    fi
+}
+
 # measure NAME: RUNS × (stream, rate), one JSON line each, in $WORK/NAME.
 measure() {
     local name=$1 i
-    client wait 198.18.0.2:$PORT 15
+    wait_server
     : > "$WORK/$name"
     for i in $(seq "$RUNS"); do
         client stream 198.18.0.2:$PORT "$BYTES" | sed 's/^/{"kind": "stream", "r": /; s/$/}/' >> "$WORK/$name"
@@ -130,18 +149,43 @@ measure() {
     done
 }
 
+# start_server OUT CMD…: run CMD in ns S on the server core, stdout to
+# $WORK/OUT; SERVER_PID is the server itself (written by the shell that
+# execs it: $! would be a subshell of this script, and a signal sent there
+# would not reach the server).
+start_server() {
+    local out=$1 i
+    shift
+    [ "$out" = /dev/null ] || out=$WORK/$out
+    rm -f "$WORK/server.pid"
+    ip netns exec "$NS" sh -c 'echo $$ > "$1"; shift; exec "$@"' sh "$WORK/server.pid" \
+        taskset -c "$SERVER_CORE" "$@" > "$out" &
+    for i in $(seq 50); do [ -s "$WORK/server.pid" ] && break; sleep 0.1; done
+    SERVER_PID=$(cat "$WORK/server.pid")
+}
+
 stop_server() {
-    kill -INT "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
+    local i
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for i in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        echo "bench-tcp.sh: server $SERVER_PID did not stop on SIGTERM" >&2
+        exit 1
+    fi
     SERVER_PID=""
+    # Nothing may answer for the next server (an XDP program left behind
+    # would steer its frames away).
+    if ins ip link show "$SIF" | grep -q "prog/xdp"; then
+        echo "bench-tcp.sh: an XDP program is still attached to $SIF" >&2
+        exit 1
+    fi
 }
 
 echo "== (a) xdpnet echo on core $SERVER_CORE (AF_XDP, copy mode)" >&2
 ins ethtool -K "$SIF" gro on >/dev/null
-ins taskset -c "$SERVER_CORE" "$XDPNET" echo --iface "$SIF=198.18.0.2/24" \
-    --port $PORT --cores "$SERVER_CORE" --json > "$WORK/xdpnet-summary.json" &
-SERVER_PID=$!
-client wait 198.18.0.2:$PORT 15
+start_server xdpnet-summary.json "$XDPNET" echo --iface "$SIF=198.18.0.2/24" \
+    --port $PORT --cores "$SERVER_CORE" --json
+wait_server
 ins sh -c "echo 1 > /sys/class/net/$SIF/threaded"
 pin_napi "$SIF" "$SERVER_CORE"
 measure xdpnet
@@ -152,8 +196,7 @@ ip -n "$NS" addr add 198.18.0.2/24 dev "$SIF"
 ins ethtool -K "$SIF" gro on tso on gso on >/dev/null
 ins sh -c "echo 1 > /sys/class/net/$SIF/threaded"
 pin_napi "$SIF" "$SERVER_CORE"
-ins taskset -c "$SERVER_CORE" "$KECHO" serve 198.18.0.2:$PORT > /dev/null &
-SERVER_PID=$!
+start_server /dev/null "$KECHO" serve 198.18.0.2:$PORT
 measure linux
 stop_server
 
@@ -161,8 +204,7 @@ echo "== (c) Linux TCP, offloads off (MTU frames, RPS to core $SERVER_CORE)" >&2
 ins sh -c "echo 0 > /sys/class/net/$SIF/threaded"
 ins ethtool -K "$SIF" gro off tso off gso off >/dev/null
 ins sh -c "printf '%x' $((1 << SERVER_CORE)) > /sys/class/net/$SIF/queues/rx-0/rps_cpus"
-ins taskset -c "$SERVER_CORE" "$KECHO" serve 198.18.0.2:$PORT > /dev/null &
-SERVER_PID=$!
+start_server /dev/null "$KECHO" serve 198.18.0.2:$PORT
 measure linux_mtu
 stop_server
 
@@ -181,6 +223,7 @@ res = {n: load(n) for n in ("xdpnet", "linux", "linux_mtu")}
 try:
     summ = json.load(open(os.path.join(work, "xdpnet-summary.json")))
     res["xdpnet"]["echo_summary"] = summ.get("echo")
+    res["xdpnet"]["interfaces"] = summ.get("interfaces")
 except Exception:
     pass
 x = res["xdpnet"]
