@@ -20,9 +20,18 @@
  * absolute: a page the pool recycles with an earlier frame's bytes still
  * gets a correct frame.
  *
- * One loaded instance serves one generator thread (one CPU): live_state
- * and the flows' sequence numbers are plain array entries written by that
+ * One loaded instance serves all generator threads: live_state has one
+ * entry per thread (its index comes in the frame's XDP metadata) and each
+ * thread its own range of live_flows, so every entry is written by one
  * thread's runs only.
+ *
+ * The loader also attaches this program (generic XDP) to the namespace's
+ * lo while it runs: BPF_PROG_RUN adds the program to the kernel's XDP
+ * dispatcher and removes it again on every call, two image rewrites with
+ * synchronize_rcu() each (tens of ms), unless the program is already
+ * there because it is attached somewhere. On lo, and for any frame that
+ * did not come from a run (no metadata, or an ingress_ifindex other than
+ * the configured device), it returns XDP_PASS and changes nothing.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_endian.h>
@@ -63,15 +72,25 @@ int xdpnet_live(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	__u32 zero = 0;
-	struct live_state *st = bpf_map_lookup_elem(&live_state, &zero);
-	if (!st)
-		return XDP_ABORTED;
+	/*
+	 * The loader puts the generator thread's index into 4 bytes of XDP
+	 * metadata in front of the template (the kernel gives live frames a
+	 * fake rxq with queue index 0, so rx_queue_index cannot tell the
+	 * threads apart). A frame without it did not come from a run.
+	 */
+	void *meta = (void *)(long)ctx->data_meta;
+	if (meta + sizeof(__u32) > data)
+		return XDP_PASS;
+	__u32 q = *(__u32 *)meta;
+	struct live_state *st = bpf_map_lookup_elem(&live_state, &q);
+	if (!st || st->ifindex == 0 || ctx->ingress_ifindex != st->ifindex)
+		return XDP_PASS;
 
 	__u32 i = st->next;
 	if (i >= st->nflows)
 		i = 0;
 	st->next = i + 1 >= st->nflows ? 0 : i + 1;
+	i += st->first;
 	struct live_flow *f = bpf_map_lookup_elem(&live_flows, &i);
 	if (!f)
 		goto bad;

@@ -38,11 +38,20 @@ struct live_flow {
 	__u32 reserved;
 };
 
-/* Key 0 of live_state: configuration and counters of this generator. */
+/*
+ * live_state[t]: configuration and counters of generator thread t (the
+ * index the runs carry in their XDP metadata). Written by that thread's
+ * runs only.
+ */
 struct live_state {
-	/* Flows in live_flows (at least 1). */
+	/* The device the runs name as ingress (and XDP_TX sends out of):
+	 * frames from anywhere else pass untouched (the program is also
+	 * attached to lo, see live.bpf.c). 0: queue unused. */
+	__u32 ifindex;
+	/* This queue's flows: live_flows[first .. first + nflows). */
+	__u32 first;
 	__u32 nflows;
-	/* Next flow to send. */
+	/* Next flow to send, relative to first. */
 	__u32 next;
 	/* 1: the template is IPv6 (else IPv4). */
 	__u32 ipv6;

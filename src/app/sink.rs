@@ -110,6 +110,9 @@ pub struct Tracker {
     hist: Histogram<u64>,
     /// Frames without a stamp.
     pub other: u64,
+    /// Stamped-looking UDP frames whose IPv4 header or UDP checksum is
+    /// wrong (not tracked).
+    pub bad_checksum: u64,
 }
 
 impl fmt::Debug for Tracker {
@@ -136,11 +139,16 @@ impl Tracker {
             // 1 ns .. 60 s, 3 significant digits; clamped above.
             hist: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds"),
             other: 0,
+            bad_checksum: 0,
         }
     }
 
     /// Account one frame received at `rx_ns`.
     pub fn frame(&mut self, frame: &[u8], rx_ns: u64) {
+        if !checksums_ok(frame) {
+            self.bad_checksum += 1;
+            return;
+        }
         match parse(frame) {
             Some((key, seq, tx_ns)) => {
                 self.flows
@@ -188,6 +196,36 @@ pub fn parse(frame: &[u8]) -> Option<(FlowKey, u32, u64)> {
     let udp = UdpPacket::new_checked(l4).ok()?;
     let (seq, ts) = read_stamp(udp.payload())?;
     Some(((src, dst, udp.src_port(), udp.dst_port()), seq, ts))
+}
+
+/// Whether an IPv4 header checksum and a UDP checksum (RFC 768; zero =
+/// none over IPv4) are right; `true` for anything that is not UDP.
+pub fn checksums_ok(frame: &[u8]) -> bool {
+    let Ok(eth) = EthernetFrame::new_checked(frame) else {
+        return true;
+    };
+    let (src, dst, l4): (IpAddr, IpAddr, &[u8]) = match eth.ethertype() {
+        EtherType::Ipv4 => match Ipv4Packet::new_checked(eth.payload()) {
+            Ok(ip) if ip.next_header() == IpProtocol::Udp => {
+                if !ip.verify_checksum() {
+                    return false;
+                }
+                (ip.src_addr().into(), ip.dst_addr().into(), ip.payload())
+            }
+            _ => return true,
+        },
+        EtherType::Ipv6 => match Ipv6Packet::new_checked(eth.payload()) {
+            Ok(ip) if ip.next_header() == IpProtocol::Udp => {
+                (ip.src_addr().into(), ip.dst_addr().into(), ip.payload())
+            }
+            _ => return true,
+        },
+        _ => return true,
+    };
+    match UdpPacket::new_checked(l4) {
+        Ok(udp) => udp.verify_checksum(&src, &dst),
+        Err(_) => true,
+    }
 }
 
 /// The latency ladder of a histogram (ns): p50, p90, p99, p99.9, p99.99.
@@ -264,6 +302,8 @@ pub struct SinkSummary {
     pub stamped: u64,
     /// Frames without a stamp.
     pub other: u64,
+    /// UDP frames with a wrong checksum (not tracked).
+    pub bad_checksum: u64,
     /// Flows seen.
     pub flows: usize,
     /// Frames missing (all flows).
@@ -320,6 +360,7 @@ impl SinkSummary {
             "rx_mbit_l1": (self.bytes + self.packets * 20) as f64 * 8.0 / secs / 1e6,
             "stamped": self.stamped,
             "other": self.other,
+            "bad_checksum": self.bad_checksum,
             "flows": self.flows,
             "lost": self.lost,
             "reordered": self.reordered,
@@ -370,6 +411,7 @@ impl fmt::Display for SinkSummary {
             thousands(self.stamped),
             thousands(self.other)
         )?;
+        writeln!(f, "Bad checksums       : {}", thousands(self.bad_checksum))?;
         writeln!(f, "Flows               : {}", self.flows)?;
         let expected = self.stamped + self.lost;
         writeln!(
@@ -534,6 +576,7 @@ impl Sink {
             pps_stddev: stddev(&samples),
             stamped,
             other: self.tracker.other,
+            bad_checksum: self.tracker.bad_checksum,
             flows: self.tracker.flows.len(),
             lost: flows.clone().map(FlowStats::lost).sum(),
             reordered: flows.map(|f| f.reordered).sum(),

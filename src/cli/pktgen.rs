@@ -159,7 +159,7 @@ pub fn run(a: PktgenArgs) -> Result<(), String> {
         xdp_mode: a.xdp_mode,
     };
     let mut g = Pktgen::new(cfg)?;
-    for w in g.warnings() {
+    for w in &g.warnings() {
         eprintln!("warning: {w}");
     }
     eprintln!("Sending on {} to {}", g.describe(), g.dst_mac());

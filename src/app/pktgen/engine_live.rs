@@ -9,18 +9,24 @@
 //! context's `ingress_ifindex`, and `rx_queue_index` picks the queue the
 //! frames appear to come from (it must exist on the device).
 //!
-//! Each generator thread loads its own instance of `bpf/live.bpf.c` (its
-//! maps hold its flows and their sequence numbers, so nothing is shared
-//! between CPUs), and calls `test_run` with as many frames as the [`Pacer`]
-//! has credit for (rate-limited), or sized to last about
-//! [`RUN_TARGET_NS`] at the measured rate (unlimited, up to [`RUN_MAX`]).
-//! A call costs tens of milliseconds on top of its frames (the kernel adds
-//! the program to the XDP dispatcher and sets up a page pool per call), so
-//! runs are large and rate-limited traffic leaves in bursts of what one
-//! call's time accrued; the average rate holds. The program stamps each frame
-//! exactly like the xsk engine (magic, per-flow sequence number,
-//! `bpf_ktime_get_ns()` = CLOCK_MONOTONIC) and counts it; the count the
-//! program keeps is what the summary reports.
+//! One instance of `bpf/live.bpf.c` is loaded for all generator threads:
+//! `live_state[q]` holds queue `q`'s flow range, next flow and counters,
+//! and each flow (with its sequence number) belongs to one queue, so every
+//! map entry is written by one thread's runs only. Each thread calls
+//! `test_run` on the shared object with its queue as `rx_queue_index`,
+//! with as many frames as the [`Pacer`] has credit for (rate-limited), or
+//! sized to last about [`RUN_TARGET_NS`] at the measured rate (unlimited,
+//! up to [`RUN_MAX`]).
+//!
+//! Per-call cost: `BPF_PROG_RUN` adds the program to the kernel's XDP
+//! dispatcher and removes it afterwards, each a rewrite of the dispatcher
+//! image followed by `synchronize_rcu()` — tens of milliseconds per call —
+//! unless the program is already in the dispatcher because it is attached
+//! to a device. So while it runs, the program is also attached (generic
+//! XDP, through a BPF link) to the namespace's `lo`, where it passes every
+//! frame untouched (their ingress is not the configured device). If `lo`
+//! already has an XDP program, the engine runs without the attachment and
+//! says so: it works, with bursts of what one slow call's time accrued.
 //!
 //! veth: a frame sent with `ndo_xdp_xmit` reaches the peer only when the
 //! peer has an XDP program attached (xdpnet sink attaches one), otherwise
@@ -30,8 +36,11 @@ use std::mem::MaybeUninit;
 use std::mem::{offset_of, size_of};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use libbpf_rs::skel::{OpenSkel, SkelBuilder};
-use libbpf_rs::{MapCore, MapFlags, OpenObject, ProgramInput};
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, Object, OpenObject};
+use std::os::fd::{AsFd, BorrowedFd};
+
+use crate::xsk::xdp_live_frames_run;
 
 use super::live_skel::{types, LiveSkel, LiveSkelBuilder};
 use super::{monotonic_ns, FlowTemplate, Pacer, Progress, QueuePlan, QueueResult};
@@ -39,6 +48,9 @@ use super::{monotonic_ns, FlowTemplate, Pacer, Progress, QueuePlan, QueueResult}
 /// Frames per `BPF_PROG_RUN` at most (the kernel transmits them in
 /// batches of 64 inside one call).
 pub const RUN_MAX: u64 = 1 << 22;
+/// Rate-limited: frames per run at most, the size of veth's XDP receive
+/// ring (`VETH_RING_SIZE`), so a burst cannot overflow the peer.
+pub const RUN_MAX_PACED: usize = 256;
 /// Frames of the first unlimited run, before the rate is known.
 pub const RUN_FIRST: u64 = 4096;
 /// Unlimited rate: each run is sized to last about this long at the rate
@@ -47,22 +59,22 @@ pub const RUN_FIRST: u64 = 4096;
 /// undoes both).
 pub const RUN_TARGET_NS: u64 = 200_000_000;
 
-/// `BPF_F_TEST_XDP_LIVE_FRAMES` from `<linux/bpf.h>`.
-const BPF_F_TEST_XDP_LIVE_FRAMES: u32 = 1 << 1;
-
 const ETH: usize = 14;
 
-/// One thread's loaded program and its template frame.
-pub struct LiveGen {
+/// The loaded program (shared by the threads) and its lo attachment.
+pub struct LiveProgram {
     skel: LiveSkel<'static>,
-    template: Vec<u8>,
-    ctx: Vec<u8>,
+    // Keeps the program in the XDP dispatcher (see the module docs);
+    // detached on drop.
+    _lo_link: Option<libbpf_rs::Link>,
+    /// Why the lo attachment is missing, if it is.
+    pub warning: Option<String>,
 }
 
-impl std::fmt::Debug for LiveGen {
+impl std::fmt::Debug for LiveProgram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveGen")
-            .field("template_len", &self.template.len())
+        f.debug_struct("LiveProgram")
+            .field("lo_attached", &self._lo_link.is_some())
             .finish()
     }
 }
@@ -103,21 +115,37 @@ pub fn encode_flow(t: &FlowTemplate, ipv6: bool) -> Vec<u8> {
     b
 }
 
-fn encode_state(nflows: u32, ipv6: bool) -> Vec<u8> {
+fn encode_state(ifindex: u32, first: u32, nflows: u32, ipv6: bool) -> Vec<u8> {
     let mut b = vec![0u8; size_of::<types::live_state>()];
-    let n = offset_of!(types::live_state, nflows);
-    let v = offset_of!(types::live_state, ipv6);
-    b[n..n + 4].copy_from_slice(&nflows.to_ne_bytes());
-    b[v..v + 4].copy_from_slice(&u32::from(ipv6).to_ne_bytes());
+    for (at, v) in [
+        (offset_of!(types::live_state, ifindex), ifindex),
+        (offset_of!(types::live_state, first), first),
+        (offset_of!(types::live_state, nflows), nflows),
+        (offset_of!(types::live_state, ipv6), u32::from(ipv6)),
+    ] {
+        b[at..at + 4].copy_from_slice(&v.to_ne_bytes());
+    }
     b
 }
 
-/// `struct xdp_md` for the runs: the whole template is packet data, the
-/// frames "arrive" on `ifindex`/`queue` (and XDP_TX sends them out there).
+/// Bytes of XDP metadata in front of the frame: the thread index.
+const META: usize = 4;
+
+/// `data_in` of a run: the thread index as metadata, then the frame.
+fn with_meta(thread: u32, frame: &[u8]) -> Vec<u8> {
+    let mut b = thread.to_ne_bytes().to_vec();
+    b.extend_from_slice(frame);
+    b
+}
+
+/// `struct xdp_md` for the runs: `META` bytes of metadata, then the
+/// frame of `len` bytes; the frames "arrive" on `ifindex`/`queue` (and
+/// XDP_TX sends them out there).
 fn encode_ctx(len: usize, ifindex: u32, queue: u32) -> Vec<u8> {
     let mut b = vec![0u8; size_of::<types::xdp_md>()];
     for (at, v) in [
-        (offset_of!(types::xdp_md, data_end), len as u32),
+        (offset_of!(types::xdp_md, data), META as u32),
+        (offset_of!(types::xdp_md, data_end), (META + len) as u32),
         (offset_of!(types::xdp_md, ingress_ifindex), ifindex),
         (offset_of!(types::xdp_md, rx_queue_index), queue),
     ] {
@@ -126,18 +154,14 @@ fn encode_ctx(len: usize, ifindex: u32, queue: u32) -> Vec<u8> {
     b
 }
 
-impl LiveGen {
-    /// Load this thread's program instance, write its flows and check
-    /// with one probe run (a frame too short to stamp: the program aborts
-    /// it, nothing is sent) that the kernel accepts live frames on this
-    /// interface and queue.
-    pub fn load(plan: &QueuePlan, ifindex: u32, ipv6: bool) -> Result<LiveGen, String> {
-        let first = plan
-            .flows
-            .first()
-            .ok_or_else(|| "xdp-live engine: a queue without flows".to_string())?;
+impl LiveProgram {
+    /// Load the program for `plans` (one per queue, each with its own
+    /// flows) on device `ifindex`, write the flows and per-queue state, and
+    /// attach it to lo (see the module docs).
+    pub fn load(plans: &[QueuePlan], ifindex: u32, ipv6: bool) -> Result<LiveProgram, String> {
+        let nflows: usize = plans.iter().map(|p| p.flows.len()).sum();
         // The skeleton borrows its object storage for its whole life; one
-        // leaked pointer-sized slot per thread keeps it 'static without
+        // leaked pointer-sized slot per load keeps it 'static without
         // unsafe (as src/steering/ does).
         let storage: &'static mut MaybeUninit<OpenObject> =
             Box::leak(Box::new(MaybeUninit::uninit()));
@@ -146,164 +170,210 @@ impl LiveGen {
             .map_err(|e| err("opening bpf/live.bpf.c", e))?;
         open.maps
             .live_flows
-            .set_max_entries(plan.flows.len() as u32)
+            .set_max_entries(nflows.max(1) as u32)
             .map_err(|e| err("sizing the flow map", e))?;
+        open.maps
+            .live_state
+            .set_max_entries(plans.len().max(1) as u32)
+            .map_err(|e| err("sizing the state map", e))?;
         let skel = open.load().map_err(|e| err("loading bpf/live.bpf.c", e))?;
-        for (i, t) in plan.flows.iter().enumerate() {
+        let mut first = 0u32;
+        for (t, plan) in plans.iter().enumerate() {
+            for (i, f) in plan.flows.iter().enumerate() {
+                skel.maps
+                    .live_flows
+                    .update(
+                        &(first + i as u32).to_ne_bytes(),
+                        &encode_flow(f, ipv6),
+                        MapFlags::ANY,
+                    )
+                    .map_err(|e| err("writing the flow map", e))?;
+            }
             skel.maps
-                .live_flows
+                .live_state
                 .update(
-                    &(i as u32).to_ne_bytes(),
-                    &encode_flow(t, ipv6),
+                    &(t as u32).to_ne_bytes(),
+                    &encode_state(ifindex, first, plan.flows.len() as u32, ipv6),
                     MapFlags::ANY,
                 )
-                .map_err(|e| err("writing the flow map", e))?;
+                .map_err(|e| err("writing the state map", e))?;
+            first += plan.flows.len() as u32;
         }
-        skel.maps
-            .live_state
-            .update(
-                &0u32.to_ne_bytes(),
-                &encode_state(plan.flows.len() as u32, ipv6),
-                MapFlags::ANY,
-            )
-            .map_err(|e| err("writing the state map", e))?;
-        let template = first.bytes.clone();
-        let g = LiveGen {
-            ctx: encode_ctx(template.len(), ifindex, plan.queue),
-            template,
+        let (lo_link, warning) = match nix::net::if_::if_nametoindex("lo") {
+            Ok(lo) => match skel.progs.xdpnet_live.attach_xdp(lo as i32) {
+                Ok(l) => (Some(l), None),
+                Err(e) => (
+                    None,
+                    Some(format!(
+                        "xdp-live: cannot attach to lo ({e}; another XDP program there?): each \
+                         BPF_PROG_RUN then costs tens of ms, so frames leave in larger bursts"
+                    )),
+                ),
+            },
+            Err(e) => (
+                None,
+                Some(format!(
+                    "xdp-live: no lo in this namespace ({e}): runs will be slow"
+                )),
+            ),
+        };
+        Ok(LiveProgram {
             skel,
-        };
-        let probe = g.template[..ETH].to_vec();
-        let mut probe_ctx = encode_ctx(ETH, ifindex, plan.queue);
-        let input = ProgramInput {
-            data_in: Some(&probe),
-            context_in: Some(&mut probe_ctx),
-            flags: BPF_F_TEST_XDP_LIVE_FRAMES,
-            repeat: 1,
-            ..Default::default()
-        };
-        g.skel.progs.xdpnet_live.test_run(input).map_err(|e| {
-            format!(
-                "xdp-live engine: the kernel refused BPF_PROG_RUN with live frames on {} queue {}: {e} \
-                 (the queue must exist on the device: see `ethtool -l {}`; Linux 5.18+ needed; \
-                 use --engine xsk otherwise)",
-                plan.iface, plan.queue, plan.iface
-            )
-        })?;
-        Ok(g)
-    }
-
-    /// `[sent, aborted, first_ns, last_ns]` as counted by the program.
-    fn counters(&self) -> [u64; 4] {
-        let v = self
-            .skel
-            .maps
-            .live_state
-            .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let get = |at: usize| {
-            v.get(at..at + 8)
-                .and_then(|b| b.try_into().ok())
-                .map_or(0, u64::from_ne_bytes)
-        };
-        [
-            get(offset_of!(types::live_state, sent)),
-            get(offset_of!(types::live_state, aborted)),
-            get(offset_of!(types::live_state, first_ns)),
-            get(offset_of!(types::live_state, last_ns)),
-        ]
-    }
-
-    /// Send `plan` until `stop`, the plan's duration or its count.
-    pub fn run(
-        mut self,
-        plan: &QueuePlan,
-        stop: &AtomicBool,
-        progress: &Progress,
-    ) -> Result<QueueResult, String> {
-        let [_, aborted0, _, _] = self.counters();
-        let start = monotonic_ns();
-        let deadline = plan.duration.map(|d| start + (d * 1e9) as u64);
-        // Rate-limited: the bucket holds up to 100 ms of credit, so the
-        // credit accrued during one (slow) call goes in the next.
-        let mut pacer = Pacer::new(
-            plan.pps,
-            plan.pps.map_or(1, |p| (p / 10.0).max(1.0) as usize),
-            start,
-        );
-        let (mut sent, mut runs) = (0u64, 0u64);
-        let (mut first, mut end) = (0u64, start);
-        let mut ctx = std::mem::take(&mut self.ctx);
-        let prog = &self.skel.progs.xdpnet_live;
-        let mut run_size = RUN_FIRST;
-        loop {
-            let now = monotonic_ns();
-            if stop.load(Ordering::Relaxed)
-                || deadline.is_some_and(|d| now >= d)
-                || plan.count.is_some_and(|c| sent >= c)
-            {
-                break;
-            }
-            let mut want = match plan.pps {
-                Some(_) => pacer.available(now, RUN_MAX as usize) as u64,
-                None => {
-                    if sent > 0 && now > first {
-                        // Size the run from the rate so far, not past -d.
-                        let rate = sent as f64 / ((now - first) as f64 / 1e9);
-                        let left = deadline.map_or(RUN_TARGET_NS, |d| (d - now).min(RUN_TARGET_NS));
-                        run_size = ((rate * left as f64 / 1e9) as u64).clamp(64, RUN_MAX);
-                    }
-                    run_size
-                }
-            };
-            if let Some(c) = plan.count {
-                want = want.min(c - sent);
-            }
-            if want == 0 {
-                pacer.wait(now, deadline);
-                continue;
-            }
-            let input = ProgramInput {
-                data_in: Some(&self.template),
-                context_in: Some(&mut ctx),
-                flags: BPF_F_TEST_XDP_LIVE_FRAMES,
-                repeat: want as u32,
-                ..Default::default()
-            };
-            if let Err(e) = prog.test_run(input) {
-                // A signal (Ctrl-C, SIGTERM) ends a run early with EINTR;
-                // the program's counter has what went.
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                return Err(err(&format!("BPF_PROG_RUN on queue {}", plan.queue), e));
-            }
-            if sent == 0 {
-                first = now;
-            }
-            runs += 1;
-            sent += want;
-            pacer.take(want as usize);
-            progress.packets.store(sent, Ordering::Relaxed);
-            end = monotonic_ns();
-        }
-        // The TX times of the first and last frame, as stamped.
-        let [counted, aborted, first_tx, last_tx] = self.counters();
-        if counted > 0 {
-            (first, end) = (first_tx, last_tx);
-        }
-        Ok(QueueResult {
-            queue: plan.queue,
-            core: plan.core,
-            packets: counted,
-            bytes: counted * plan.size as u64,
-            first_ns: if sent == 0 { start } else { first },
-            last_ns: end,
-            aborted: aborted - aborted0,
-            runs,
-            ..QueueResult::default()
+            _lo_link: lo_link,
+            warning,
         })
     }
+
+    /// The object, for its maps (`libbpf_rs::Object` is `Sync`).
+    pub fn object(&self) -> &Object {
+        self.skel.object()
+    }
+
+    /// The program's fd, which the threads run.
+    pub fn prog_fd(&self) -> BorrowedFd<'_> {
+        self.skel.progs.xdpnet_live.as_fd()
+    }
+}
+
+/// `[sent, aborted, first_ns, last_ns]` of thread `thread`, as counted by
+/// the program.
+fn counters(obj: &Object, thread: u32) -> [u64; 4] {
+    let v = obj
+        .maps()
+        .find(|m| m.name() == "live_state")
+        .and_then(|m| {
+            m.lookup(&thread.to_ne_bytes(), MapFlags::ANY)
+                .ok()
+                .flatten()
+        })
+        .unwrap_or_default();
+    let get = |at: usize| {
+        v.get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_ne_bytes)
+    };
+    [
+        get(offset_of!(types::live_state, sent)),
+        get(offset_of!(types::live_state, aborted)),
+        get(offset_of!(types::live_state, first_ns)),
+        get(offset_of!(types::live_state, last_ns)),
+    ]
+}
+
+/// Check with one probe run (a frame too short to stamp: the program
+/// aborts it, nothing is sent) that the kernel accepts live frames on this
+/// device and queue.
+pub fn probe(
+    prog: BorrowedFd<'_>,
+    thread: u32,
+    plan: &QueuePlan,
+    ifindex: u32,
+) -> Result<(), String> {
+    let probe = plan
+        .flows
+        .first()
+        .map(|t| with_meta(thread, &t.bytes[..ETH]))
+        .ok_or_else(|| "xdp-live engine: a queue without flows".to_string())?;
+    let ctx = encode_ctx(ETH, ifindex, plan.queue);
+    xdp_live_frames_run(prog, &probe, &ctx, 1).map_err(|e| {
+        format!(
+            "xdp-live engine: the kernel refused BPF_PROG_RUN with live frames on {} queue {}: {e} \
+             (the queue must exist on the device: see `ethtool -l {}`; Linux 5.18+ needed; \
+             use --engine xsk otherwise)",
+            plan.iface, plan.queue, plan.iface
+        )
+    })
+}
+
+/// Send `plan` until `stop`, the plan's duration or its count, with the
+/// program in `obj` on device `ifindex`.
+pub fn run(
+    obj: &Object,
+    prog: BorrowedFd<'_>,
+    thread: u32,
+    plan: &QueuePlan,
+    ifindex: u32,
+    stop: &AtomicBool,
+    progress: &Progress,
+) -> Result<QueueResult, String> {
+    let template = plan
+        .flows
+        .first()
+        .map(|t| t.bytes.clone())
+        .ok_or_else(|| "xdp-live engine: a queue without flows".to_string())?;
+    let ctx = encode_ctx(template.len(), ifindex, plan.queue);
+    let template = with_meta(thread, &template);
+    let [_, aborted0, _, _] = counters(obj, thread);
+    let start = monotonic_ns();
+    let deadline = plan.duration.map(|d| start + (d * 1e9) as u64);
+    // Rate-limited: the bucket holds up to 100 ms of credit, so the
+    // credit accrued during one (slow) call goes in the next.
+    let mut pacer = Pacer::new(
+        plan.pps,
+        plan.pps.map_or(1, |p| (p / 10.0).max(1.0) as usize),
+        start,
+    );
+    let (mut sent, mut runs) = (0u64, 0u64);
+    let (mut first, mut end) = (0u64, start);
+    let mut run_size = RUN_FIRST;
+    loop {
+        let now = monotonic_ns();
+        if stop.load(Ordering::Relaxed)
+            || deadline.is_some_and(|d| now >= d)
+            || plan.count.is_some_and(|c| sent >= c)
+        {
+            break;
+        }
+        let mut want = match plan.pps {
+            Some(_) => pacer.available(now, RUN_MAX_PACED) as u64,
+            None => {
+                if sent > 0 && now > first {
+                    // Size the run from the rate so far, not past -d.
+                    let rate = sent as f64 / ((now - first) as f64 / 1e9);
+                    let left = deadline.map_or(RUN_TARGET_NS, |d| (d - now).min(RUN_TARGET_NS));
+                    run_size = ((rate * left as f64 / 1e9) as u64).clamp(64, RUN_MAX);
+                }
+                run_size
+            }
+        };
+        if let Some(c) = plan.count {
+            want = want.min(c - sent);
+        }
+        if want == 0 {
+            pacer.wait(now, deadline);
+            continue;
+        }
+        if let Err(e) = xdp_live_frames_run(prog, &template, &ctx, want as u32) {
+            // A signal (Ctrl-C, SIGTERM) ends a run early with EINTR;
+            // the program's counter has what went.
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            return Err(err(&format!("BPF_PROG_RUN on queue {}", plan.queue), e));
+        }
+        if sent == 0 {
+            first = now;
+        }
+        runs += 1;
+        sent += want;
+        pacer.take(want as usize);
+        progress.packets.store(sent, Ordering::Relaxed);
+        end = monotonic_ns();
+    }
+    // The TX times of the first and last frame, as stamped.
+    let [counted, aborted, first_tx, last_tx] = counters(obj, thread);
+    if counted > 0 {
+        (first, end) = (first_tx, last_tx);
+    }
+    Ok(QueueResult {
+        queue: plan.queue,
+        core: plan.core,
+        packets: counted,
+        bytes: counted * plan.size as u64,
+        first_ns: if sent == 0 { start } else { first },
+        last_ns: end,
+        aborted: aborted - aborted0,
+        runs,
+        ..QueueResult::default()
+    })
 }

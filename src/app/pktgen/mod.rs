@@ -527,8 +527,33 @@ impl Port {
         rx_size: u32,
         tx_size: u32,
     ) -> Result<Port, String> {
+        Port::open_rings(iface, queues, xdp_mode, rx_size, tx_size, tx_size.max(1024))
+    }
+
+    /// [`open`](Self::open) with small rings on every rx queue of the
+    /// interface: a peer may answer on any queue (neighbour resolution).
+    pub fn open_all_queues(
+        iface: &str,
+        xdp_mode: XdpMode,
+        fallback: &[u32],
+    ) -> Result<Port, String> {
+        let queues: Vec<u32> = InterfaceInfo::lookup(iface)
+            .ok()
+            .and_then(|i| i.rx_queues)
+            .filter(|&n| n > 0)
+            .map_or_else(|| fallback.to_vec(), |n| (0..n).collect());
+        Port::open_rings(iface, &queues, xdp_mode, 64, 64, 64)
+    }
+
+    fn open_rings(
+        iface: &str,
+        queues: &[u32],
+        xdp_mode: XdpMode,
+        rx_size: u32,
+        tx_size: u32,
+        comp_size: u32,
+    ) -> Result<Port, String> {
         let (_, _, mtu) = interface_info(iface).map_err(|_| no_such_interface(iface))?;
-        let comp_size = tx_size.max(1024);
         let sc = SocketConfig {
             rx_size,
             fill_size: 2 * rx_size,
@@ -961,6 +986,7 @@ fn share(total: u64, n: usize, i: usize) -> u64 {
 pub struct Pktgen {
     cfg: PktgenConfig,
     port: Option<Port>,
+    live: Option<engine_live::LiveProgram>,
     plans: Vec<QueuePlan>,
     dst_mac: EthernetAddress,
     nflows: u32,
@@ -968,9 +994,10 @@ pub struct Pktgen {
 }
 
 impl Pktgen {
-    /// Check the configuration, resolve the destination MAC, build the
-    /// flows, open the sockets and attach the steering program (xsk, or
-    /// any engine with `--gateway`: resolution runs on the AF_XDP socket).
+    /// Check the configuration, resolve the destination MAC (`--gateway`:
+    /// on AF_XDP sockets opened for that and closed again), build the
+    /// flows, and for xsk open the sockets and attach the steering
+    /// program.
     pub fn new(cfg: PktgenConfig) -> Result<Pktgen, String> {
         if cfg.size < MIN_FRAME {
             return Err(format!(
@@ -1017,35 +1044,31 @@ impl Pktgen {
         let src_mac = cfg.src_mac.unwrap_or(EthernetAddress(mac));
         // Template check before any socket opens: families, sizes, ranges.
         build_flows(&cfg, src_mac, EthernetAddress::BROADCAST)?;
-        let needs_port = cfg.engine == Engine::Xsk || matches!(cfg.next_hop, NextHop::Gateway(_));
-        let mut port = if needs_port {
-            Some(Port::open(
+        let dst_mac = match cfg.next_hop {
+            NextHop::Mac(m) => m,
+            NextHop::Gateway(gw) => {
+                // Sockets on every rx queue: the answer may come on any.
+                let mut p = Port::open_all_queues(&cfg.iface, cfg.xdp_mode, &cfg.queues)?;
+                resolve::resolve(&mut p.links, &cfg.iface, src_mac, cfg.src_ip.addr(), gw)?
+            }
+        };
+        // xsk: the sockets to send on (the steering program keeps their
+        // fill rings turning); xdp-live needs no program on this side.
+        let port = match cfg.engine {
+            Engine::Xsk => Some(Port::open(
                 &cfg.iface,
                 &cfg.queues,
                 cfg.xdp_mode,
                 512,
                 2048,
-            )?)
-        } else {
-            None
+            )?),
+            Engine::XdpLive => None,
         };
-        let dst_mac = match (cfg.next_hop, port.as_mut()) {
-            (NextHop::Mac(m), _) => m,
-            (NextHop::Gateway(gw), Some(p)) => {
-                resolve::resolve(&mut p.links, &cfg.iface, src_mac, cfg.src_ip.addr(), gw)?
-            }
-            (NextHop::Gateway(_), None) => unreachable!("a gateway always opens the port"),
-        };
-        if cfg.engine == Engine::XdpLive {
-            // The sockets served the resolution only; the live frames need
-            // no program on this side.
-            port = None;
-        }
         let flows = build_flows(&cfg, src_mac, dst_mac)?;
         let nflows = flows.len() as u32;
         let n = cfg.queues.len();
         let pps = cfg.rate.pps(cfg.size);
-        let plans = cfg
+        let plans: Vec<QueuePlan> = cfg
             .queues
             .iter()
             .enumerate()
@@ -1060,9 +1083,18 @@ impl Pktgen {
                 duration: cfg.duration,
             })
             .collect();
+        let live = match cfg.engine {
+            Engine::XdpLive => Some(engine_live::LiveProgram::load(
+                &plans,
+                ifindex,
+                cfg.src_ip.addr().is_ipv6(),
+            )?),
+            Engine::Xsk => None,
+        };
         Ok(Pktgen {
             cfg,
             port,
+            live,
             plans,
             dst_mac,
             nflows,
@@ -1089,11 +1121,15 @@ impl Pktgen {
         }
     }
 
-    /// Warnings from attaching the steering program.
-    pub fn warnings(&self) -> &[String] {
-        self.port
+    /// Warnings from attaching the steering program (xsk) or the live
+    /// program to lo (xdp-live).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = self
+            .port
             .as_ref()
-            .map_or(&[], |p| &p.attachment.warnings[..])
+            .map_or_else(Vec::new, |p| p.attachment.warnings.clone());
+        w.extend(self.live.as_ref().and_then(|l| l.warning.clone()));
+        w
     }
 
     /// Send until `stop`, `-d` or `-n`, one thread per queue; aggregated
@@ -1113,12 +1149,19 @@ impl Pktgen {
         let interval_ns = (cfg.interval * 1e9) as u64;
         let name = format!("{}:{}", cfg.iface, short_queues(&cfg.queues));
         let ifindex = self.ifindex;
-        let ipv6 = cfg.src_ip.addr().is_ipv6();
+        let live_obj = self.live.as_ref().map(|l| (l.object(), l.prog_fd()));
         let mut samples: Vec<f64> = Vec::new();
         let (results, start) = std::thread::scope(|s| {
             let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
             let mut handles = Vec::new();
-            for ((plan, link), prog) in self.plans.iter().zip(links.iter_mut()).zip(&progress) {
+            for (thread, ((plan, link), prog)) in self
+                .plans
+                .iter()
+                .zip(links.iter_mut())
+                .zip(&progress)
+                .enumerate()
+            {
+                let thread = thread as u32;
                 let link = link.take();
                 let ready = ready_tx.clone();
                 let go = &go;
@@ -1144,20 +1187,20 @@ impl Pktgen {
                             Ok(engine_xsk::run(&mut link, plan, stop, prog))
                         }
                         None => {
-                            let live = match engine_live::LiveGen::load(plan, ifindex, ipv6) {
-                                Ok(l) => {
-                                    let _ = ready.send(Ok(()));
-                                    l
-                                }
-                                Err(e) => {
-                                    let _ = ready.send(Err(e.clone()));
-                                    return Err(e);
-                                }
+                            let Some((obj, fd)) = live_obj else {
+                                let e = "no engine for this queue".to_string();
+                                let _ = ready.send(Err(e.clone()));
+                                return Err(e);
                             };
+                            if let Err(e) = engine_live::probe(fd, thread, plan, ifindex) {
+                                let _ = ready.send(Err(e.clone()));
+                                return Err(e);
+                            }
+                            let _ = ready.send(Ok(()));
                             if !wait_go(go) {
                                 return Err("aborted".into());
                             }
-                            live.run(plan, stop, prog)
+                            engine_live::run(obj, fd, thread, plan, ifindex, stop, prog)
                         }
                     }
                 }));
