@@ -48,9 +48,12 @@ use super::{monotonic_ns, FlowTemplate, Pacer, Progress, QueuePlan, QueueResult}
 /// Frames per `BPF_PROG_RUN` at most (the kernel transmits them in
 /// batches of 64 inside one call).
 pub const RUN_MAX: u64 = 1 << 22;
-/// Rate-limited: frames per run at most, the size of veth's XDP receive
-/// ring (`VETH_RING_SIZE`), so a burst cannot overflow the peer.
-pub const RUN_MAX_PACED: usize = 256;
+/// Rate-limited: frames per run at most. The kernel flushes the frames
+/// to the device every 64 and lets softirqs (veth: the peer's NAPI) run
+/// between those batches, so a run does not pile up in veth's 256-frame
+/// ring; the cap keeps a catch-up burst (after the thread was preempted on
+/// a busy machine) within a receiver's rings (xdpnet sink: 2048 rx).
+pub const RUN_MAX_PACED: usize = 1024;
 /// Frames of the first unlimited run, before the rate is known.
 pub const RUN_FIRST: u64 = 4096;
 /// Unlimited rate: each run is sized to last about this long at the rate
