@@ -877,15 +877,22 @@ impl fmt::Display for PktgenSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use super::router::thousands;
         writeln!(f, "--- summary ---")?;
-        writeln!(
-            f,
-            "Interface           : {} {} (engine {}, xdp {}, {} mode)",
-            self.iface,
-            queue_words(&self.queues),
-            self.engine,
-            self.xdp_mode,
-            self.copy_mode
-        )?;
+        match self.engine {
+            Engine::Xsk => writeln!(
+                f,
+                "Interface           : {} {} (engine xsk, xdp {}, {} mode)",
+                self.iface,
+                queue_words(&self.queues),
+                self.xdp_mode,
+                self.copy_mode
+            )?,
+            Engine::XdpLive => writeln!(
+                f,
+                "Interface           : {} {} (engine xdp-live: BPF_PROG_RUN live frames, XDP_TX)",
+                self.iface,
+                queue_words(&self.queues)
+            )?,
+        }
         writeln!(
             f,
             "Destination MAC     : {}{}",
