@@ -380,3 +380,78 @@ pub fn run(
         ..QueueResult::default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::build_flows;
+    use super::super::tests::cfg;
+    use super::*;
+    use crate::wire::EthernetAddress;
+
+    fn field(b: &[u8], at: usize, len: usize) -> &[u8] {
+        &b[at..at + len]
+    }
+
+    #[test]
+    fn flow_entries_carry_the_template_bytes() {
+        for (s, d, ipv6) in [
+            ("198.18.0.1/30", "198.18.1.1", false),
+            ("2001:2::1/126", "2001:2:0:1::1", true),
+        ] {
+            let flows = build_flows(
+                &cfg(s, d),
+                EthernetAddress([2, 0, 0, 0, 0, 1]),
+                EthernetAddress([2, 0, 0, 0, 0, 2]),
+            )
+            .unwrap();
+            for t in &flows {
+                let e = encode_flow(t, ipv6);
+                assert_eq!(e.len(), size_of::<types::live_flow>());
+                let f = &t.bytes;
+                let (src, dst, alen) = if ipv6 { (22, 38, 16) } else { (26, 30, 4) };
+                assert_eq!(
+                    field(&e, offset_of!(types::live_flow, src_addr), alen),
+                    &f[src..src + alen]
+                );
+                assert_eq!(
+                    field(&e, offset_of!(types::live_flow, dst_addr), alen),
+                    &f[dst..dst + alen]
+                );
+                let l4 = t.stamp_at - 8;
+                assert_eq!(
+                    field(&e, offset_of!(types::live_flow, src_port), 2),
+                    &f[l4..l4 + 2]
+                );
+                assert_eq!(
+                    field(&e, offset_of!(types::live_flow, udp_csum0), 2),
+                    &f[t.csum_at..t.csum_at + 2]
+                );
+                let ip_csum = field(&e, offset_of!(types::live_flow, ip_csum), 2);
+                if ipv6 {
+                    assert_eq!(ip_csum, [0, 0]);
+                } else {
+                    assert_eq!(ip_csum, &f[24..26]);
+                }
+                // The sequence number starts at 0.
+                assert_eq!(field(&e, offset_of!(types::live_flow, seq), 4), [0; 4]);
+            }
+        }
+    }
+
+    #[test]
+    fn run_context_puts_the_thread_index_in_metadata() {
+        let ctx = encode_ctx(64, 7, 1);
+        let word = |at: usize| u32::from_ne_bytes(ctx[at..at + 4].try_into().unwrap());
+        assert_eq!(word(offset_of!(types::xdp_md, data)), META as u32);
+        assert_eq!(
+            word(offset_of!(types::xdp_md, data_end)),
+            (META + 64) as u32
+        );
+        assert_eq!(word(offset_of!(types::xdp_md, data_meta)), 0);
+        assert_eq!(word(offset_of!(types::xdp_md, ingress_ifindex)), 7);
+        assert_eq!(word(offset_of!(types::xdp_md, rx_queue_index)), 1);
+        let d = with_meta(3, &[0xaa; 64]);
+        assert_eq!(d.len(), META + 64);
+        assert_eq!(u32::from_ne_bytes(d[..4].try_into().unwrap()), 3);
+    }
+}

@@ -1341,12 +1341,12 @@ fn short_queues(queues: &[u32]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     const MAC2: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
 
-    fn cfg(src: &str, dst: &str) -> PktgenConfig {
+    pub(super) fn cfg(src: &str, dst: &str) -> PktgenConfig {
         PktgenConfig {
             iface: "lo".into(),
             queues: vec![0],
