@@ -1,6 +1,10 @@
-//! Compiles the XDP steering program (`bpf/steer.bpf.c`) with clang and
-//! generates its Rust skeleton (`$OUT_DIR/steer.skel.rs`) with libbpf-cargo.
-//! `src/steering/skel.rs` includes the skeleton.
+//! Compiles the BPF programs with clang and generates their Rust skeletons
+//! with libbpf-cargo:
+//!
+//! * `bpf/steer.bpf.c` (XDP steering) → `$OUT_DIR/steer.skel.rs`, included
+//!   by `src/steering/skel.rs`;
+//! * `bpf/live.bpf.c` (the `xdp-live` engine of `xdpnet pktgen`) →
+//!   `$OUT_DIR/live.skel.rs`, included by `src/app/pktgen/live_skel.rs`.
 //!
 //! Needs `clang` (override with `XDPNET_CLANG=/path/to/clang`). On
 //! Debian/Ubuntu the kernel uapi headers include `<asm/types.h>`, which only
@@ -16,7 +20,12 @@ use std::process::Command;
 
 use libbpf_cargo::SkeletonBuilder;
 
-const SOURCES: &[&str] = &["bpf/steer.bpf.c", "bpf/steer.h"];
+const SOURCES: &[&str] = &[
+    "bpf/steer.bpf.c",
+    "bpf/steer.h",
+    "bpf/live.bpf.c",
+    "bpf/live.h",
+];
 const FIX: &str = "install the BPF toolchain with `apt-get install clang llvm libelf-dev` \
                    (or run `scripts/deps.sh`), or point XDPNET_CLANG at a clang binary";
 
@@ -29,7 +38,7 @@ fn main() {
     let clang: OsString = env::var_os("XDPNET_CLANG").unwrap_or_else(|| "clang".into());
     if let Err(e) = Command::new(&clang).arg("--version").output() {
         panic!(
-            "\n\nxdpnet: cannot run `{}` to compile bpf/steer.bpf.c: {e}.\nFix: {FIX}.\n",
+            "\n\nxdpnet: cannot run `{}` to compile the BPF programs in bpf/: {e}.\nFix: {FIX}.\n",
             clang.to_string_lossy()
         );
     }
@@ -45,19 +54,24 @@ fn main() {
     }
 
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let skel = out.join("steer.skel.rs");
-    if let Err(e) = SkeletonBuilder::new()
-        .source("bpf/steer.bpf.c")
-        .obj(out.join("steer.bpf.o"))
-        .clang(&clang)
-        .clang_args(&args)
-        .build_and_generate(&skel)
-    {
-        panic!(
-            "\n\nxdpnet: building the XDP steering program failed: {e:#}\n\
-             If clang says `asm/types.h` (or another header) is not found, {FIX}; \
-             kernel uapi headers come with `linux-libc-dev`.\n"
-        );
+    for (name, what) in [
+        ("steer", "the XDP steering program"),
+        ("live", "the xdp-live generator program"),
+    ] {
+        let skel = out.join(format!("{name}.skel.rs"));
+        if let Err(e) = SkeletonBuilder::new()
+            .source(format!("bpf/{name}.bpf.c"))
+            .obj(out.join(format!("{name}.bpf.o")))
+            .clang(&clang)
+            .clang_args(&args)
+            .build_and_generate(&skel)
+        {
+            panic!(
+                "\n\nxdpnet: building {what} (bpf/{name}.bpf.c) failed: {e:#}\n\
+                 If clang says `asm/types.h` (or another header) is not found, {FIX}; \
+                 kernel uapi headers come with `linux-libc-dev`.\n"
+            );
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 # packages already present are not touched, and apt-get runs only when needed.
 set -euo pipefail
 
-PKGS=(clang llvm libelf-dev zlib1g-dev m4 pkg-config make iproute2 valgrind linux-libc-dev bpftool iputils-ping procps ethtool socat python3 nftables)
+PKGS=(clang llvm libelf-dev zlib1g-dev m4 pkg-config make iproute2 valgrind linux-libc-dev bpftool iputils-ping procps ethtool socat python3 nftables netsniff-ng)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
-use super::pktgen::{monotonic_ns, rate_line, read_stamp, stddev, Port};
+use super::pktgen::{check_queues, monotonic_ns, queue_words, rate_line, read_stamp, stddev, Port};
 use crate::buffer::PacketBatch;
 use crate::link::LinkEndpoint;
 use crate::steering::XdpMode;
@@ -41,8 +41,10 @@ pub type FlowKey = (IpAddr, IpAddr, u16, u16);
 pub struct SinkConfig {
     /// Interface.
     pub iface: String,
-    /// Rx queue.
-    pub queue: u32,
+    /// Rx queues: one socket each, all polled by the one sink thread (so
+    /// a flow's sequence numbers are tracked in one place whatever queue
+    /// its frames arrive on).
+    pub queues: Vec<u32>,
     /// Stop after this many seconds.
     pub duration: Option<f64>,
     /// Seconds between stats lines (0: none).
@@ -108,6 +110,9 @@ pub struct Tracker {
     hist: Histogram<u64>,
     /// Frames without a stamp.
     pub other: u64,
+    /// Stamped-looking UDP frames whose IPv4 header or UDP checksum is
+    /// wrong (not tracked).
+    pub bad_checksum: u64,
 }
 
 impl fmt::Debug for Tracker {
@@ -134,11 +139,16 @@ impl Tracker {
             // 1 ns .. 60 s, 3 significant digits; clamped above.
             hist: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds"),
             other: 0,
+            bad_checksum: 0,
         }
     }
 
     /// Account one frame received at `rx_ns`.
     pub fn frame(&mut self, frame: &[u8], rx_ns: u64) {
+        if !checksums_ok(frame) {
+            self.bad_checksum += 1;
+            return;
+        }
         match parse(frame) {
             Some((key, seq, tx_ns)) => {
                 self.flows
@@ -186,6 +196,36 @@ pub fn parse(frame: &[u8]) -> Option<(FlowKey, u32, u64)> {
     let udp = UdpPacket::new_checked(l4).ok()?;
     let (seq, ts) = read_stamp(udp.payload())?;
     Some(((src, dst, udp.src_port(), udp.dst_port()), seq, ts))
+}
+
+/// Whether an IPv4 header checksum and a UDP checksum (RFC 768; zero =
+/// none over IPv4) are right; `true` for anything that is not UDP.
+pub fn checksums_ok(frame: &[u8]) -> bool {
+    let Ok(eth) = EthernetFrame::new_checked(frame) else {
+        return true;
+    };
+    let (src, dst, l4): (IpAddr, IpAddr, &[u8]) = match eth.ethertype() {
+        EtherType::Ipv4 => match Ipv4Packet::new_checked(eth.payload()) {
+            Ok(ip) if ip.next_header() == IpProtocol::Udp => {
+                if !ip.verify_checksum() {
+                    return false;
+                }
+                (ip.src_addr().into(), ip.dst_addr().into(), ip.payload())
+            }
+            _ => return true,
+        },
+        EtherType::Ipv6 => match Ipv6Packet::new_checked(eth.payload()) {
+            Ok(ip) if ip.next_header() == IpProtocol::Udp => {
+                (ip.src_addr().into(), ip.dst_addr().into(), ip.payload())
+            }
+            _ => return true,
+        },
+        _ => return true,
+    };
+    match UdpPacket::new_checked(l4) {
+        Ok(udp) => udp.verify_checksum(&src, &dst),
+        Err(_) => true,
+    }
 }
 
 /// The latency ladder of a histogram (ns): p50, p90, p99, p99.9, p99.99.
@@ -242,8 +282,10 @@ pub fn hgrm(h: &Histogram<u64>) -> String {
 pub struct SinkSummary {
     /// Interface.
     pub iface: String,
-    /// Queue.
-    pub queue: u32,
+    /// Queues.
+    pub queues: Vec<u32>,
+    /// Frames received per queue (same order).
+    pub per_queue: Vec<u64>,
     /// XDP attach mode used.
     pub xdp_mode: String,
     /// AF_XDP bind mode.
@@ -260,6 +302,8 @@ pub struct SinkSummary {
     pub stamped: u64,
     /// Frames without a stamp.
     pub other: u64,
+    /// UDP frames with a wrong checksum (not tracked).
+    pub bad_checksum: u64,
     /// Flows seen.
     pub flows: usize,
     /// Frames missing (all flows).
@@ -302,7 +346,9 @@ impl SinkSummary {
         json!({
             "command": "sink",
             "interface": self.iface,
-            "queue": self.queue,
+            "queue": self.queues.first().copied().unwrap_or(0),
+            "queues": self.queues,
+            "per_queue_rx_packets": self.per_queue,
             "xdp_mode": self.xdp_mode,
             "copy_mode": self.copy_mode,
             "duration_s": self.seconds,
@@ -314,6 +360,7 @@ impl SinkSummary {
             "rx_mbit_l1": (self.bytes + self.packets * 20) as f64 * 8.0 / secs / 1e6,
             "stamped": self.stamped,
             "other": self.other,
+            "bad_checksum": self.bad_checksum,
             "flows": self.flows,
             "lost": self.lost,
             "reordered": self.reordered,
@@ -333,9 +380,17 @@ impl fmt::Display for SinkSummary {
         writeln!(f, "--- summary ---")?;
         writeln!(
             f,
-            "Interface           : {}:q{} (xdp {}, {} mode)",
-            self.iface, self.queue, self.xdp_mode, self.copy_mode
+            "Interface           : {} {} (xdp {}, {} mode)",
+            self.iface,
+            queue_words(&self.queues),
+            self.xdp_mode,
+            self.copy_mode
         )?;
+        if self.queues.len() > 1 {
+            for (q, n) in self.queues.iter().zip(&self.per_queue) {
+                writeln!(f, "  queue {q:<3}         : {} packets", thousands(*n))?;
+            }
+        }
         writeln!(f, "Duration            : {:.3}s", self.seconds)?;
         writeln!(f, "Packets received    : {}", thousands(self.packets))?;
         writeln!(
@@ -356,6 +411,7 @@ impl fmt::Display for SinkSummary {
             thousands(self.stamped),
             thousands(self.other)
         )?;
+        writeln!(f, "Bad checksums       : {}", thousands(self.bad_checksum))?;
         writeln!(f, "Flows               : {}", self.flows)?;
         let expected = self.stamped + self.lost;
         writeln!(
@@ -402,7 +458,8 @@ impl Sink {
         if cfg.duration.is_some_and(|d| d.is_nan() || d <= 0.0) {
             return Err("-d must be a positive number of seconds".into());
         }
-        let port = Port::open(&cfg.iface, cfg.queue, cfg.xdp_mode, 2048, 512)?;
+        check_queues(&cfg.iface, &cfg.queues, "--queues")?;
+        let port = Port::open(&cfg.iface, &cfg.queues, cfg.xdp_mode, 2048, 512)?;
         Ok(Sink {
             cfg,
             port,
@@ -423,16 +480,18 @@ impl Sink {
     /// Receive until `stop` or `-d`; stats lines go to `out`.
     pub fn run(&mut self, stop: &AtomicBool, out: &mut dyn Write) -> SinkSummary {
         let cfg = &self.cfg;
-        let link = &mut self.port.link;
+        let links = &mut self.port.links;
         let start = monotonic_ns();
         let deadline = cfg.duration.map(|d| start + (d * 1e9) as u64);
         let interval_ns = (cfg.interval * 1e9) as u64;
-        let name = format!("{}:q{}", cfg.iface, cfg.queue);
+        let list: Vec<String> = cfg.queues.iter().map(u32::to_string).collect();
+        let name = format!("{}:q{}", cfg.iface, list.join(","));
         let mut next_report = start + interval_ns;
         let (mut last_pkts, mut last_bytes, mut last_t) = (0u64, 0u64, start);
         let mut samples = Vec::new();
         let mut batch: PacketBatch = Vec::with_capacity(64);
         let (mut pkts, mut bytes) = (0u64, 0u64);
+        let mut per_queue = vec![0u64; links.len()];
         let (mut first, mut last) = (0u64, 0u64);
         let mut idle = 0u32;
         loop {
@@ -440,8 +499,12 @@ impl Sink {
             if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| now >= d) {
                 break;
             }
-            let n = link.read_packets(&mut batch, 256, Instant::from_nanos(now));
-            if n > 0 {
+            let mut got = 0;
+            for (i, link) in links.iter_mut().enumerate() {
+                let n = link.read_packets(&mut batch, 256, Instant::from_nanos(now));
+                if n == 0 {
+                    continue;
+                }
                 let rx_ns = monotonic_ns();
                 if pkts == 0 {
                     first = rx_ns;
@@ -452,13 +515,22 @@ impl Sink {
                     self.tracker.frame(p.as_slice(), rx_ns);
                 }
                 pkts += n as u64;
+                per_queue[i] += n as u64;
+                got += n;
+            }
+            if got > 0 {
                 idle = 0;
             } else {
                 // Spin a little before sleeping in poll(): cheaper than a
-                // wake-up at high rates.
+                // wake-up at high rates. With several queues, sleep briefly
+                // instead of blocking on one socket.
                 idle += 1;
                 if idle > 64 {
-                    let _ = link.socket().wait_readable(10);
+                    if links.len() == 1 {
+                        let _ = links[0].socket().wait_readable(10);
+                    } else {
+                        std::thread::sleep(std::time::Duration::from_micros(200));
+                    }
                 }
             }
             if interval_ns > 0 && now >= next_report {
@@ -476,15 +548,24 @@ impl Sink {
                 next_report += interval_ns;
             }
         }
-        let st = link.xdp_statistics().unwrap_or_default();
+        let st = links
+            .iter()
+            .fold(crate::xsk::XdpStatistics::default(), |mut a, l| {
+                let s = l.xdp_statistics().unwrap_or_default();
+                a.rx_dropped += s.rx_dropped;
+                a.rx_ring_full += s.rx_ring_full;
+                a.rx_fill_ring_empty_descs += s.rx_fill_ring_empty_descs;
+                a
+            });
         let h = &self.tracker.hist;
         let flows = self.tracker.flows.values();
         let stamped: u64 = flows.clone().map(|f| f.received).sum();
         SinkSummary {
             iface: cfg.iface.clone(),
-            queue: cfg.queue,
+            queues: cfg.queues.clone(),
+            per_queue,
             xdp_mode: self.port.attachment.mode.as_str().to_string(),
-            copy_mode: link.bound_mode().to_string(),
+            copy_mode: self.port.copy_mode.clone(),
             seconds: if pkts > 1 {
                 (last - first) as f64 / 1e9
             } else {
@@ -495,6 +576,7 @@ impl Sink {
             pps_stddev: stddev(&samples),
             stamped,
             other: self.tracker.other,
+            bad_checksum: self.tracker.bad_checksum,
             flows: self.tracker.flows.len(),
             lost: flows.clone().map(FlowStats::lost).sum(),
             reordered: flows.map(|f| f.reordered).sum(),

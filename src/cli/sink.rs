@@ -2,7 +2,7 @@
 //! latency of `xdpnet pktgen` traffic.
 //!
 //! ```text
-//! xdpnet sink IF [-d SECS] [--queue Q] [-i SECS] [--xdp-mode M] [--json] [--hgrm FILE]
+//! xdpnet sink IF [-d SECS] [-q LIST] [-i SECS] [--xdp-mode M] [--json] [--hgrm FILE]
 //! ```
 
 use std::io::Write;
@@ -12,6 +12,7 @@ use clap::Args;
 use xdpnet::app::sink::{hgrm, Sink, SinkConfig};
 use xdpnet::config::parse_xdp_mode;
 use xdpnet::steering::XdpMode;
+use xdpnet::worker::placement::parse_list;
 
 #[derive(Debug, Args)]
 pub struct SinkArgs {
@@ -21,9 +22,16 @@ pub struct SinkArgs {
     /// Stop after this many seconds (default: until Ctrl-C / SIGTERM).
     #[arg(short = 'd', long, value_name = "SECS", allow_negative_numbers = true)]
     duration: Option<f64>,
-    /// Rx queue.
-    #[arg(short = 'q', long, value_name = "Q", default_value_t = 0)]
-    queue: u32,
+    /// Rx queues, e.g. 0 or 0-1 (one socket each, polled by one thread;
+    /// `--queue` is an alias).
+    #[arg(
+        short = 'q',
+        long = "queues",
+        visible_alias = "queue",
+        value_name = "LIST",
+        default_value = "0"
+    )]
+    queues: String,
     /// Seconds between stats lines (0: none).
     #[arg(short = 'i', long, value_name = "SECS", default_value_t = 1.0)]
     interval: f64,
@@ -45,7 +53,11 @@ pub fn run(a: SinkArgs) -> Result<(), String> {
     }
     let mut sink = Sink::new(SinkConfig {
         iface: a.iface,
-        queue: a.queue,
+        queues: parse_list(&a.queues)
+            .map_err(|e| format!("--queues: {e}"))?
+            .into_iter()
+            .map(|q| u32::try_from(q).map_err(|_| format!("--queues: queue {q} is too large")))
+            .collect::<Result<Vec<u32>, String>>()?,
         duration: a.duration,
         interval: a.interval,
         json: a.json,

@@ -80,12 +80,14 @@
 #![allow(unsafe_code)]
 
 mod error;
+mod prog_run;
 mod ring;
 mod socket;
 mod sys;
 mod umem;
 
 pub use error::XskError;
+pub use prog_run::{xdp_live_frames_run, BPF_F_TEST_XDP_LIVE_FRAMES};
 pub use socket::{
     BoundMode, BusyPoll, CopyMode, SocketAccounting, SocketConfig, XdpStatistics, XskCounters,
     XskSocket,
