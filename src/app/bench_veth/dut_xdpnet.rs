@@ -2,9 +2,9 @@
 //!
 //! The DUT namespace has no kernel addresses and `ip_forward=0`, so
 //! nothing but the router can forward. The router runs as
-//! `ip netns exec DUT nice -n -20 taskset -c DUTCORES xdpnet router --iface D0=… --iface
-//! D1=… --cores DUTCORES -i 0 --json` at nice −20 (see
-//! [`super::topology::DUT_NICE`]), the DUT ends' NAPI threads
+//! `ip netns exec DUT chrt -f 50 taskset -c DUTCORES xdpnet router --iface D0=… --iface
+//! D1=… --cores DUTCORES -i 0 --json` as SCHED_FIFO (see
+//! [`super::topology::RT_PRIO`]), the DUT ends' NAPI threads
 //! (threaded, GRO on so they exist before the router attaches XDP) pinned
 //! to the DUT cores.
 //!
@@ -27,7 +27,7 @@ use serde_json::Value;
 use super::child::Spawned;
 use super::cpu;
 use super::topology::{set_gro, set_rps, set_threaded, Topology, DUT_GEN_ADDR, DUT_SINK_ADDR};
-use super::topology::{DUT_NICE, GEN_ADDR, SINK_ADDR};
+use super::topology::{DUT_NICE, GEN_ADDR, RT_PRIO, SINK_ADDR};
 use super::Dut;
 
 /// The router DUT.
@@ -102,8 +102,17 @@ impl Dut for XdpnetDut {
 
     fn start_trial(&mut self, topo: &Topology) -> Result<Vec<(u32, u32)>, String> {
         let cores = Self::cores_list(topo);
-        let mut cmd = topo.dut.command("nice");
-        cmd.args(["-n", &DUT_NICE.to_string(), "taskset", "-c"])
+        // Priority: see topology::RT_PRIO.
+        let mut cmd = if self.busy_poll {
+            let mut c = topo.dut.command("nice");
+            c.args(["-n", &DUT_NICE.to_string()]);
+            c
+        } else {
+            let mut c = topo.dut.command("chrt");
+            c.args(["-f", &RT_PRIO.to_string()]);
+            c
+        };
+        cmd.args(["taskset", "-c"])
             .arg(&cores)
             .arg(&self.exe)
             .args([

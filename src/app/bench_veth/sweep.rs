@@ -1,10 +1,11 @@
 //! One trial (one offered load through one DUT), the load points of the
 //! sweep, and the RFC 2544-style search for the no-drop rate.
 //!
-//! Priorities (nice values, see [`super::topology::DUT_NICE`]): DUT −20,
-//! sink −20, generator −10, so builds elsewhere on a shared machine take
-//! as little as possible from the three, and the generator (which spins
-//! between rate-limited batches) never starves the sink.
+//! Priorities (see [`super::topology::RT_PRIO`]): the DUT's threads and
+//! the sink end's NAPI thread SCHED_FIFO, the sink nice −20, the generator
+//! nice −10, so builds elsewhere on a shared machine take as little as
+//! possible from the three, and the generator (which spins between
+//! rate-limited batches) never starves the sink.
 //!
 //! A trial: the DUT gets ready → one `xdpnet sink` per queue starts on the
 //! sink core and says "Receiving on" → CPU snapshot → one

@@ -38,12 +38,26 @@ pub const DUT_SINK_ADDR: &str = "198.18.1.254";
 /// The sink's address (the generator's destination).
 pub const SINK_ADDR: &str = "198.18.1.2";
 
-/// Nice value of the DUT's threads (router, DUT-side NAPI threads).
+/// Real-time priority (SCHED_FIFO) of every thread of the DUT (the
+/// DUT ends' NAPI threads; the router's process unless `--busy-poll`) and
+/// of the sink end's NAPI thread.
 ///
-/// On a shared machine other work (builds) runs on the DUT core too. The
-/// kernel's RPS forwarding runs in softirq context, which preempts any
-/// task; to give the threaded DUTs (threaded NAPI, the router's workers)
-/// the same footing, their threads run at the highest nice priority.
+/// The machine is shared: builds run on the DUT core too. The kernel's
+/// RPS forwarding runs in softirq, which preempts any task; a threaded
+/// DUT at an ordinary priority instead waits up to a scheduler slice
+/// behind a build after each wake-up, and a veth end queues only 256
+/// frames for its NAPI, so it drops frames while using a fraction of the
+/// core. Real-time threads put threaded NAPI and the router on the same
+/// footing as softirq. At one priority, FIFO threads on a core take turns
+/// only when one blocks: the NAPI thread fills the AF_XDP ring and sleeps,
+/// the worker drains it, and excess load is dropped where it is cheapest,
+/// at the veth's ring on the sender's core (a NAPI thread *above* the
+/// worker would starve it: receive livelock). A busy-polling router never
+/// blocks, so with `--busy-poll` it runs at [`DUT_NICE`] instead.
+pub const RT_PRIO: u32 = 50;
+
+/// Nice value of the router with `--busy-poll` (it spins, so it must not
+/// be real-time: it would starve the NAPI thread on its core).
 pub const DUT_NICE: i32 = -20;
 /// Nice value of the sink and the sink end's NAPI thread: above the
 /// generator's, so the sink side is never the bottleneck when they share
@@ -53,14 +67,6 @@ pub const SINK_NICE: i32 = -20;
 /// work on the machine, below the sink. The generator spins between
 /// rate-limited batches and would otherwise starve the sink.
 pub const GEN_NICE: i32 = -10;
-
-/// Real-time priority (SCHED_FIFO) of the DUT's and the sink's NAPI
-/// threads. A veth end queues at most 256 frames for its NAPI; a NAPI
-/// thread that waits a scheduler slice behind a busy task on its core
-/// (the router's worker, the generator) overflows that ring, so threaded
-/// NAPI is run as real-time, the usual tuning, for both DUTs alike (the
-/// kernel's RPS variant runs in softirq, which preempts tasks anyway).
-pub const NAPI_FIFO_PRIO: u32 = 50;
 
 /// Which core does what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,13 +194,13 @@ impl Topology {
         }
         for pid in cpu::napi_threads(self.sink_if()) {
             cpu::pin(pid, &[p.sink_core])?;
-            cpu::set_fifo(pid, NAPI_FIFO_PRIO)?;
+            cpu::set_fifo(pid, RT_PRIO)?;
         }
         let mut dut = Vec::new();
         for ifname in [self.dut_gen_if(), self.dut_sink_if()] {
             for (i, pid) in cpu::napi_threads(ifname).into_iter().enumerate() {
                 cpu::pin(pid, &[p.dut_cores[i % p.dut_cores.len()]])?;
-                cpu::set_fifo(pid, NAPI_FIFO_PRIO)?;
+                cpu::set_fifo(pid, RT_PRIO)?;
                 dut.push(pid);
             }
         }
