@@ -54,8 +54,8 @@ struct VethArgs {
     /// Core of the sink.
     #[arg(long, value_name = "CORE", default_value_t = 0)]
     sink_core: usize,
-    /// Cores of the DUT, e.g. 1 or 1,2 (one veth queue and one router
-    /// worker per core).
+    /// Core of the DUT (one veth queue and one router worker per core;
+    /// one core only yet).
     #[arg(long, value_name = "LIST", default_value = "1")]
     dut_cores: String,
     /// Load points of the sweep: POINTS−1 even fractions of the

@@ -108,6 +108,15 @@ impl BenchConfig {
         if p.dut_cores.is_empty() {
             return Err("--dut-cores must name at least one core".into());
         }
+        if p.dut_cores.len() > 1 {
+            return Err(format!(
+                "--dut-cores {:?}: one DUT core only yet. Several cores need one veth queue per \
+                 core fed by the generator and read by the sink, but each `xdpnet pktgen` and \
+                 `xdpnet sink` process attaches its own XDP program to its interface, so two \
+                 cannot share one; give one core, e.g. --dut-cores 1",
+                p.dut_cores
+            ));
+        }
         let n = std::thread::available_parallelism().map_or(1, |n| n.get());
         for c in p.dut_cores.iter().chain([&p.gen_core, &p.sink_core]) {
             if *c >= n {
@@ -117,12 +126,6 @@ impl BenchConfig {
                     n - 1
                 ));
             }
-        }
-        if p.dut_cores.contains(&p.gen_core) || p.dut_cores.contains(&p.sink_core) {
-            eprintln!(
-                "warning: the DUT shares a core with the generator or the sink; its CPU figures \
-                 include their softirq time"
-            );
         }
         Ok(())
     }
@@ -273,6 +276,14 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<BenchReport, String> {
     cfg.validate()?;
+    let p = &cfg.placement;
+    if p.dut_cores.contains(&p.gen_core) || p.dut_cores.contains(&p.sink_core) {
+        log(
+            out,
+            "warning: the DUT shares a core with the generator or the sink; its CPU figures \
+             include their softirq time",
+        );
+    }
     let mut topo = Topology::build(cfg.placement.clone())?;
     if cfg.keep {
         topo.keep();
@@ -357,4 +368,44 @@ pub fn run(
         machine: report::Machine::detect(),
         config: cfg,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> BenchConfig {
+        BenchConfig {
+            exe: PathBuf::from("xdpnet"),
+            duration: 3.0,
+            size: 64,
+            placement: Placement {
+                gen_core: 0,
+                sink_core: 0,
+                dut_cores: vec![0],
+            },
+            points: 5,
+            search_steps: 4,
+            busy_poll: false,
+            keep: false,
+        }
+    }
+
+    #[test]
+    fn validate_accepts_the_defaults_and_names_each_bad_setting() {
+        assert_eq!(cfg().validate(), Ok(()));
+        let bad = |f: fn(&mut BenchConfig), needle: &str| {
+            let mut c = cfg();
+            f(&mut c);
+            let e = c.validate().unwrap_err();
+            assert!(e.contains(needle), "{e}");
+        };
+        bad(|c| c.duration = 30.0, "-d 30");
+        bad(|c| c.duration = 0.5, "-d 0.5");
+        bad(|c| c.size = 42, "-s 42");
+        bad(|c| c.points = 1, "--points");
+        bad(|c| c.placement.dut_cores = vec![], "--dut-cores");
+        bad(|c| c.placement.dut_cores = vec![0, 0], "one DUT core only");
+        bad(|c| c.placement.gen_core = 4096, "core 4096 does not exist");
+    }
 }

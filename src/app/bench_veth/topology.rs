@@ -8,8 +8,10 @@
 //! ```
 //!
 //! Both pairs have as many queues as the DUT has cores (one per worker /
-//! per RPS or NAPI target). The generator and the sink run one
-//! `xdpnet pktgen` / `xdpnet sink` per queue. The DUT namespace is
+//! per RPS or NAPI target), and the generator and the sink run one
+//! `xdpnet pktgen` / `xdpnet sink` per queue. Today that is one: each of
+//! those processes attaches its own XDP program to its interface, so two
+//! cannot share one ([`super::BenchConfig::validate`] says so). The DUT namespace is
 //! configured by the DUT under test ([`super::dut_kernel`],
 //! [`super::dut_xdpnet`]); this file owns what both share:
 //!
