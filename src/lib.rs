@@ -16,6 +16,8 @@
 //! * [`worker`] — the per-core runtime: placement, inboxes, workers, the
 //!   flow hash.
 //! * [`config`] — the router's TOML configuration and flag overrides.
+//! * [`netns`] — network namespaces and veth pairs for test hosts and
+//!   benchmarks, removed by guards.
 //! * [`xsk`] — AF_XDP sockets, the UMEM and frame ownership (the only
 //!   module allowed `unsafe`).
 //!
@@ -28,6 +30,7 @@ pub mod config;
 mod fxhash;
 pub mod gso;
 pub mod link;
+pub mod netns;
 pub mod network;
 pub mod stack;
 pub mod steering;

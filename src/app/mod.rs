@@ -1,5 +1,7 @@
 //! Applications on the stack.
 //!
+//! * [`bench_veth`] — `xdpnet bench veth`: the kernel's forwarding and
+//!   `xdpnet router` side by side over veth in namespaces.
 //! * [`echo`] — `xdpnet echo`: TCP and UDP echo per shard on the
 //!   router's workers.
 //! * [`pipeline`] — the router's per-packet path over in-memory frames, the
@@ -13,6 +15,7 @@
 //! * [`sink`] — `xdpnet sink`: AF_XDP receive-and-drop with loss,
 //!   reordering and latency.
 
+pub mod bench_veth;
 pub mod echo;
 pub mod pipeline;
 pub mod pktgen;

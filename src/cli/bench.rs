@@ -2,11 +2,18 @@
 //! frames, with no kernel involved. Reports ns/packet and packets/s on one
 //! core; under `valgrind --tool=callgrind` it gives a repeatable
 //! instructions-per-packet figure (see the README).
+//!
+//! `xdpnet bench veth [-d SECS] [-s SIZE] [--json] [--out DIR] …`: the
+//! kernel's forwarding and `xdpnet router` side by side over veth pairs in
+//! network namespaces (see `xdpnet::app::bench_veth`).
 
 use clap::{Args, Subcommand};
 use serde_json::json;
+use std::path::PathBuf;
 use std::time::Instant as WallClock;
+use xdpnet::app::bench_veth::{self, topology::Placement, BenchConfig};
 use xdpnet::app::pipeline::{Pipeline, PipelineConfig};
+use xdpnet::worker::placement::parse_list;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -19,6 +26,55 @@ enum BenchKind {
     /// Forward frames through a router stack in memory (rx batch → parse →
     /// FIB → neighbor → rewrite → tx batch) and report ns/packet.
     Pipeline(PipelineArgs),
+    /// The Linux kernel's forwarding and `xdpnet router` side by side:
+    /// generator → DUT → sink in network namespaces over veth pairs, a
+    /// sweep of offered loads, CPU per packet, latency and the no-drop
+    /// rate (root).
+    Veth(VethArgs),
+}
+
+#[derive(Debug, Args)]
+struct VethArgs {
+    /// Seconds per trial (1..=15).
+    #[arg(short = 'd', long, value_name = "SECS", default_value_t = 10.0)]
+    duration: f64,
+    /// Ethernet frame size without FCS (60..=1514).
+    #[arg(short = 's', long, value_name = "SIZE", default_value_t = 64)]
+    size: usize,
+    /// Print the report as one JSON document on stdout (progress goes to
+    /// stderr).
+    #[arg(long)]
+    json: bool,
+    /// Write DIR/<date>-veth.json and DIR/<date>-veth.svg.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Core of the generator.
+    #[arg(long, value_name = "CORE", default_value_t = 0)]
+    gen_core: usize,
+    /// Core of the sink.
+    #[arg(long, value_name = "CORE", default_value_t = 0)]
+    sink_core: usize,
+    /// Core of the DUT (one veth queue and one router worker per core;
+    /// one core only yet).
+    #[arg(long, value_name = "LIST", default_value = "1")]
+    dut_cores: String,
+    /// Load points of the sweep: POINTS−1 even fractions of the
+    /// generator's maximum, then the maximum.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    points: usize,
+    /// Trials of the binary search for the no-drop rate.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    search_steps: usize,
+    /// Run the router with --busy-poll (its CPU time is then the whole
+    /// core, not the work done).
+    #[arg(long)]
+    busy_poll: bool,
+    /// Do not draw the SVG plot (with --out).
+    #[arg(long)]
+    no_plot: bool,
+    /// Leave the namespaces and veth pairs in place for inspection.
+    #[arg(long)]
+    keep: bool,
 }
 
 #[derive(Debug, Args)]
@@ -47,7 +103,59 @@ struct PipelineArgs {
 pub fn run(a: BenchArgs) -> Result<(), String> {
     match a.kind {
         BenchKind::Pipeline(p) => pipeline(p),
+        BenchKind::Veth(v) => veth(v),
     }
+}
+
+fn veth(a: VethArgs) -> Result<(), String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(
+            "bench veth needs root (it creates network namespaces, veth pairs and \
+                    AF_XDP sockets): run it with sudo"
+                .into(),
+        );
+    }
+    let dut_cores = parse_list(&a.dut_cores).map_err(|e| format!("--dut-cores: {e}"))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("cannot find the xdpnet binary to spawn: {e}"))?;
+    let cfg = BenchConfig {
+        exe,
+        duration: a.duration,
+        size: a.size,
+        placement: Placement {
+            gen_core: a.gen_core,
+            sink_core: a.sink_core,
+            dut_cores,
+        },
+        points: a.points,
+        search_steps: a.search_steps,
+        busy_poll: a.busy_poll,
+        keep: a.keep,
+    };
+    let stop = super::pktgen::stop_flag()?;
+    let mut progress = std::io::stderr();
+    let report = bench_veth::run(cfg, &stop, &mut progress)?;
+    let doc = bench_veth::report::to_json(&report);
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let json_path = dir.join(format!("{}-veth.json", report.date));
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+        std::fs::write(&json_path, text + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
+        eprintln!("wrote {}", json_path.display());
+        if !a.no_plot {
+            let svg = dir.join(format!("{}-veth.svg", report.date));
+            bench_veth::plot::write_svg(&report, &svg)?;
+            eprintln!("wrote {}", svg.display());
+        }
+    }
+    if a.json {
+        println!("{doc}");
+    } else {
+        print!("{}", bench_veth::report::to_table(&report));
+    }
+    Ok(())
 }
 
 fn pipeline(a: PipelineArgs) -> Result<(), String> {
