@@ -385,3 +385,62 @@ impl RawHost {
         v.remove(0)
     }
 }
+
+// ---- lossy, delayed pipes ---------------------------------------------------
+
+use xdpnet::link::fault::{Direction, Fault, FaultConfig};
+
+/// Client and server stacks (as [`two_hosts`]) whose links each delay
+/// their outgoing frames by `one_way` and drop them with probability
+/// `drop` (seeded; the two directions use different seeds). The round
+/// trip time is `2 * one_way`.
+pub fn lossy_hosts(mtu: usize, one_way: Duration, drop: f64, seed: u64) -> (Stack, Stack) {
+    let (la, lb) = pipe_pair(mtu);
+    let cfg = |seed| FaultConfig {
+        drop,
+        delay: one_way,
+        seed,
+        direction: Direction::Tx,
+        limit: 100_000,
+        ..FaultConfig::default()
+    };
+    let fa = Fault::new(la, cfg(seed)).expect("fault config");
+    let fb = Fault::new(lb, cfg(seed ^ 0x5555)).expect("fault config");
+    (
+        host(fa, &["198.18.0.1/24", "2001:2::1/64"]),
+        host(fb, &["198.18.0.2/24", "2001:2::2/64"]),
+    )
+}
+
+/// [`connect`] over links that delay frames: the clock advances in 1 ms
+/// steps until both ends are ESTABLISHED (within 10 s of fake time).
+pub fn connect_delayed(
+    a: &mut Stack,
+    b: &mut Stack,
+    server: &str,
+    now: &mut Instant,
+) -> (Handle, Handle, Handle) {
+    let server = sock(server);
+    let l = b.tcp_listen(server, 16).expect("listen");
+    let c = a.tcp_connect(server, None, *now).expect("connect");
+    let end = *now + Duration::from_secs(10);
+    loop {
+        settle(a, b, *now);
+        if let Some(s) = b.tcp_accept(l) {
+            settle(a, b, *now);
+            if a.tcp_state(c) == TcpState::Established {
+                return (c, s, l);
+            }
+            // The handshake's last ACK is still in flight at the server
+            // side only if accept ran early; wait for the client.
+            while a.tcp_state(c) != TcpState::Established {
+                *now += Duration::from_millis(1);
+                settle(a, b, *now);
+                assert!(*now < end, "handshake did not complete");
+            }
+            return (c, s, l);
+        }
+        *now += Duration::from_millis(1);
+        assert!(*now < end, "handshake did not complete");
+    }
+}
