@@ -617,6 +617,17 @@ impl TcpConnection {
             if seg.control != TcpControl::Rst {
                 // "send an acknowledgment ... and drop the segment".
                 self.ack_now = true;
+                let end = seq + seg.payload.len();
+                if self.sack_enabled
+                    && !seg.payload.is_empty()
+                    && end <= self.rcv_nxt
+                    && self.rcv_nxt.wrapping_sub(seq) as usize <= self.rx.capacity()
+                {
+                    // RFC 2883 4.1.1: a duplicate below RCV.NXT is reported
+                    // in a DSACK block (a retransmission the sender may
+                    // learn was spurious, RFC 8985 6.2 step 4).
+                    self.dsack = Some((seq, end));
+                }
                 if self.state == TcpState::TimeWait && seg.control == TcpControl::Fin {
                     // A retransmitted FIN restarts the 2 MSL timeout.
                     self.close_deadline = Some(now + cfg.msl * 2);
@@ -907,7 +918,11 @@ impl TcpConnection {
                     sack_new = true;
                 }
                 if s < e && e <= self.snd_nxt {
-                    self.rack.on_sack(s, e, tsecr, &ts_of, now, &mut delivered);
+                    // RFC 7323 4.3: an ACK for out-of-order data echoes an
+                    // older TSval (TS.Recent only moves at RCV.NXT), so the
+                    // TSecr test of RFC 8985 6.2 step 2 cannot clear a
+                    // SACKed retransmission; only the min_RTT test applies.
+                    self.rack.on_sack(s, e, None, &ts_of, now, &mut delivered);
                 }
             }
         }

@@ -233,14 +233,32 @@ impl Rack {
         }
     }
 
-    /// The last segment not SACKed (a TLP retransmission probe, RFC 8985
-    /// 7.3): (start, len).
-    pub(crate) fn last_unsacked(&self) -> Option<(Seq, usize)> {
-        self.segs
-            .iter()
-            .rev()
-            .find(|s| !s.sacked)
-            .map(|s| (s.start, s.len()))
+    /// What a TLP retransmission probe resends (RFC 8985 7.3: "the
+    /// highest-sequence segment sent so far"): the last records not SACKed
+    /// that fit in one segment of `max_len` octets — so a FIN recorded on
+    /// its own rides with the data before it, and the probe carries data
+    /// the receiver can SACK. (start, len).
+    pub(crate) fn tail_span(&self, max_len: usize) -> Option<(Seq, usize)> {
+        let mut it = self.segs.iter().rev().skip_while(|s| s.sacked);
+        let last = it.next()?;
+        let (mut start, end) = (last.start, last.end);
+        for s in it {
+            if s.sacked || s.end != start || end.wrapping_sub(s.start) as usize > max_len {
+                break;
+            }
+            start = s.start;
+        }
+        Some((start, end.wrapping_sub(start).max(0) as usize))
+    }
+
+    /// Every record within `[start, end)` was retransmitted at `now`.
+    pub(crate) fn on_retransmit_span(&mut self, start: Seq, end: Seq, now: Instant) {
+        let mut i = self.segs.partition_point(|s| s.start < start);
+        while i < self.segs.len() && self.segs[i].start < end {
+            let st = self.segs[i].start;
+            self.on_retransmit(st, now);
+            i += 1;
+        }
     }
 
     /// Mark every segment not SACKed as lost (RTO, RFC 8985 6.3 / RFC 5681

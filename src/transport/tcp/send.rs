@@ -415,9 +415,9 @@ impl TcpConnection {
             let len = avail.min(wnd_room).min(mss);
             self.send_new(len, now, env, stats, out);
             false
-        } else if let Some((s, len)) = self.rack.last_unsacked() {
-            self.send_range(s, len.min(mss), true, now, env, stats, out);
-            self.rack.on_retransmit(s, now);
+        } else if let Some((s, len)) = self.rack.tail_span(mss + 1) {
+            self.send_range(s, len, true, now, env, stats, out);
+            self.rack.on_retransmit_span(s, s + len, now);
             true
         } else {
             return false;
