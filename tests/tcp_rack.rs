@@ -148,7 +148,7 @@ fn tail_loss_probe_repairs_a_tail_loss_before_the_rto() {
     assert_eq!(log.sends(13 * MSS).len(), 2);
     // RFC 8985 7.2: PTO = 2 SRTT = ~20 ms; the probe resends the last
     // segment, its SACK lets RACK mark segment 12 lost.
-    assert!(st.tlp_probes >= 1, "{st:?}");
+    assert!(st.tlp_probes >= 1 && i.tlp_probes >= 1, "{st:?}");
     assert_eq!(i.timeouts, 0, "{i:?}");
     assert!(
         took < Duration::from_millis(150),
@@ -243,6 +243,8 @@ fn dsack_widens_the_reordering_window() {
     h.send(&sack_ack(theirs, end + 5000, &[]));
     let i = h.stack.tcp_info(c).unwrap();
     assert_eq!(i.retransmits, 1, "{i:?}");
+    assert!(i.dsacks >= 1 && i.reordering_seen, "{i:?}");
+    assert_eq!(i.min_rtt, Some(Duration::from_millis(20)));
     assert_eq!(i.timeouts, 0, "{i:?}");
     assert_eq!(i.unacked, 0);
 }
