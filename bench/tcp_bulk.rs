@@ -17,16 +17,16 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::net::{IpAddr, Ipv4Addr};
 use xdpnet::buffer::PacketBuffer;
 use xdpnet::link::pipe::{Channel, ChannelHandle, Pipe, PipeConfig};
-use xdpnet::wire::ethernet::{EthernetFrame, EthernetRepr};
-use xdpnet::wire::ipv4::{Ipv4Packet, Ipv4Repr};
-use xdpnet::wire::tcp::{TcpControl, TcpPacket, TcpRepr, TcpSeqNumber, TcpTimestampRepr};
-use xdpnet::wire::{EtherType, IpProtocol};
 use xdpnet::link::Capabilities;
 use xdpnet::stack::Stack;
 use xdpnet::time::{Duration, Instant};
 use xdpnet::transport::tcp::TcpError;
 use xdpnet::transport::Handle;
+use xdpnet::wire::ethernet::{EthernetFrame, EthernetRepr};
+use xdpnet::wire::ipv4::{Ipv4Packet, Ipv4Repr};
+use xdpnet::wire::tcp::{TcpControl, TcpPacket, TcpRepr, TcpSeqNumber, TcpTimestampRepr};
 use xdpnet::wire::EthernetAddress;
+use xdpnet::wire::{EtherType, IpProtocol};
 
 const CHUNK: usize = 4 << 20;
 
@@ -142,11 +142,15 @@ impl Sink {
         let (ep, link) = Channel::with_capacity(mac(1), 1500, caps, 1 << 16);
         let mut stack = Stack::default();
         let nic = stack.add_nic("eth0", ep);
-        stack.add_address(nic, "198.18.0.1/24".parse().unwrap()).unwrap();
+        stack
+            .add_address(nic, "198.18.0.1/24".parse().unwrap())
+            .unwrap();
         stack
             .add_static_neighbor(nic, IpAddr::V4(PEER), mac(2))
             .unwrap();
-        let l = stack.tcp_listen("198.18.0.1:80".parse().unwrap(), 4).unwrap();
+        let l = stack
+            .tcp_listen("198.18.0.1:80".parse().unwrap(), 4)
+            .unwrap();
         let mut k = Sink {
             stack,
             link,
