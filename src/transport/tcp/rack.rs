@@ -430,10 +430,8 @@ impl Rack {
 
     /// RFC 8985 6.2 step 4: the reordering window.
     pub(crate) fn reo_wnd(&self, in_recovery: bool, srtt: Option<Duration>) -> Duration {
-        if !self.reordering_seen {
-            if in_recovery || self.segs_sacked >= DUP_THRESH {
-                return Duration::ZERO;
-            }
+        if !self.reordering_seen && (in_recovery || self.segs_sacked >= DUP_THRESH) {
+            return Duration::ZERO;
         }
         let w = self.min_rtt().unwrap_or(Duration::ZERO) / 4 * self.reo_wnd_mult;
         match srtt {
