@@ -146,14 +146,21 @@ pub fn segment(mut pkt: PacketBuffer, gso: &Gso, out: &mut PacketBatch) -> Resul
     // segment 0 and emit everything in order.
     let first = out.len();
     out.push(PacketBuffer::new(0, 0)); // placeholder for segment 0
+    let src_bytes = pkt.as_slice();
     for i in 1..count {
         let off = i * mss;
         let len = mss.min(payload_len - off);
-        let mut s = PacketBuffer::new(DEFAULT_HEADROOM, hdr_len + len);
-        let buf = s.append(hdr_len + len);
-        buf[..hdr_len].copy_from_slice(&pkt.as_slice()[..hdr_len]);
-        buf[hdr_len..].copy_from_slice(&pkt.as_slice()[hdr_len + off..hdr_len + off + len]);
-        out.push(s);
+        // Headers and payload are appended, not written over a zero-filled
+        // buffer: each byte of a segment is written once.
+        let mut v = Vec::with_capacity(DEFAULT_HEADROOM + hdr_len + len);
+        v.resize(DEFAULT_HEADROOM, 0);
+        v.extend_from_slice(&src_bytes[..hdr_len]);
+        v.extend_from_slice(&src_bytes[hdr_len + off..hdr_len + off + len]);
+        out.push(PacketBuffer::from_storage(
+            v.into_boxed_slice(),
+            DEFAULT_HEADROOM,
+            DEFAULT_HEADROOM + hdr_len + len,
+        ));
     }
     let first_len = mss.min(payload_len);
     pkt.truncate(hdr_len + first_len);

@@ -385,3 +385,211 @@ impl RawHost {
         v.remove(0)
     }
 }
+
+// ---- lossy, delayed pipes ---------------------------------------------------
+
+use xdpnet::link::fault::{Direction, Fault, FaultConfig};
+
+/// Client and server stacks (as [`two_hosts`]) whose links each delay
+/// their outgoing frames by `one_way` and drop them with probability
+/// `drop` (seeded; the two directions use different seeds). The round
+/// trip time is `2 * one_way`.
+pub fn lossy_hosts(mtu: usize, one_way: Duration, drop: f64, seed: u64) -> (Stack, Stack) {
+    let (la, lb) = pipe_pair(mtu);
+    let cfg = |seed| FaultConfig {
+        drop,
+        delay: one_way,
+        seed,
+        direction: Direction::Tx,
+        limit: 100_000,
+        ..FaultConfig::default()
+    };
+    let fa = Fault::new(la, cfg(seed)).expect("fault config");
+    let fb = Fault::new(lb, cfg(seed ^ 0x5555)).expect("fault config");
+    (
+        host(fa, &["198.18.0.1/24", "2001:2::1/64"]),
+        host(fb, &["198.18.0.2/24", "2001:2::2/64"]),
+    )
+}
+
+/// [`connect`] over links that delay frames: the clock advances in 1 ms
+/// steps until both ends are ESTABLISHED (within 10 s of fake time).
+pub fn connect_delayed(
+    a: &mut Stack,
+    b: &mut Stack,
+    server: &str,
+    now: &mut Instant,
+) -> (Handle, Handle, Handle) {
+    let server = sock(server);
+    let l = b.tcp_listen(server, 16).expect("listen");
+    let c = a.tcp_connect(server, None, *now).expect("connect");
+    let end = *now + Duration::from_secs(10);
+    loop {
+        settle(a, b, *now);
+        if let Some(s) = b.tcp_accept(l) {
+            settle(a, b, *now);
+            if a.tcp_state(c) == TcpState::Established {
+                return (c, s, l);
+            }
+            // The handshake's last ACK is still in flight at the server
+            // side only if accept ran early; wait for the client.
+            while a.tcp_state(c) != TcpState::Established {
+                *now += Duration::from_millis(1);
+                settle(a, b, *now);
+                assert!(*now < end, "handshake did not complete");
+            }
+            return (c, s, l);
+        }
+        *now += Duration::from_millis(1);
+        assert!(*now < end, "handshake did not complete");
+    }
+}
+
+// ---- a link that drops chosen TCP segments by sequence number --------------
+
+use std::sync::{Arc, Mutex};
+use xdpnet::buffer::PacketBatch;
+
+/// What a [`SeqFilter`] saw: the ISN of the first SYN it sent and, for
+/// each watched segment (by offset from ISN + 1), when a copy passed or
+/// was dropped.
+#[derive(Debug, Default)]
+pub struct FilterLog {
+    /// The sender's initial sequence number.
+    pub isn: Option<u32>,
+    /// (offset, drops still to do).
+    pub rules: Vec<(u32, u32)>,
+    /// (offset, time, dropped) for every transmission of a watched offset.
+    pub events: Vec<(u32, Instant, bool)>,
+    /// Data segments (with payload) written, all offsets.
+    pub data_frames: u64,
+}
+
+impl FilterLog {
+    /// Times the segment at `offset` was transmitted (dropped or not).
+    pub fn sends(&self, offset: u32) -> Vec<(Instant, bool)> {
+        self.events
+            .iter()
+            .filter(|e| e.0 == offset)
+            .map(|e| (e.1, e.2))
+            .collect()
+    }
+}
+
+/// A link wrapper that drops outgoing IPv4 TCP segments whose sequence
+/// number is ISN + 1 + offset, as many times as each rule says.
+pub struct SeqFilter<L: LinkEndpoint> {
+    inner: L,
+    log: Arc<Mutex<FilterLog>>,
+}
+
+impl<L: LinkEndpoint> SeqFilter<L> {
+    /// Wrap `inner`; drop the segment at each `(offset, times)` `times`
+    /// times. Returns the link and a handle on its log.
+    pub fn new(inner: L, rules: &[(u32, u32)]) -> (Self, Arc<Mutex<FilterLog>>) {
+        let log = Arc::new(Mutex::new(FilterLog {
+            rules: rules.to_vec(),
+            ..FilterLog::default()
+        }));
+        (
+            SeqFilter {
+                inner,
+                log: log.clone(),
+            },
+            log,
+        )
+    }
+}
+
+/// (seq, SYN, payload length) of an Ethernet/IPv4/TCP frame.
+fn tcp_seq(frame: &[u8]) -> Option<(u32, bool, usize)> {
+    if frame.len() < 14 + 20 || frame[12..14] != [0x08, 0x00] || frame[14 + 9] != 6 {
+        return None;
+    }
+    let ihl = usize::from(frame[14] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
+    let tcp = frame.get(14 + ihl..14 + total)?;
+    if tcp.len() < 20 {
+        return None;
+    }
+    let seq = u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]);
+    let doff = usize::from(tcp[12] >> 4) * 4;
+    let syn = tcp[13] & 0x02 != 0;
+    Some((seq, syn, tcp.len().saturating_sub(doff)))
+}
+
+impl<L: LinkEndpoint> LinkEndpoint for SeqFilter<L> {
+    fn mtu(&self) -> usize {
+        self.inner.mtu()
+    }
+    fn max_header_len(&self) -> usize {
+        self.inner.max_header_len()
+    }
+    fn link_address(&self) -> EthernetAddress {
+        self.inner.link_address()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    fn gso_max_size(&self) -> usize {
+        self.inner.gso_max_size()
+    }
+    fn write_packets(&mut self, batch: &mut PacketBatch, now: Instant) -> usize {
+        let mut log = self.log.lock().unwrap();
+        let before = batch.len();
+        batch.retain(|f| {
+            let Some((seq, syn, len)) = tcp_seq(f.as_slice()) else {
+                return true;
+            };
+            if syn {
+                log.isn.get_or_insert(seq);
+                return true;
+            }
+            let Some(isn) = log.isn else {
+                return true;
+            };
+            if len == 0 {
+                return true;
+            }
+            log.data_frames += 1;
+            let off = seq.wrapping_sub(isn.wrapping_add(1));
+            let Some(rule) = log.rules.iter_mut().find(|r| r.0 == off) else {
+                return true;
+            };
+            let drop = rule.1 > 0;
+            rule.1 = rule.1.saturating_sub(1);
+            log.events.push((off, now, drop));
+            !drop
+        });
+        let dropped = before - batch.len();
+        drop(log);
+        dropped + self.inner.write_packets(batch, now)
+    }
+    fn read_packets(&mut self, batch: &mut PacketBatch, budget: usize, now: Instant) -> usize {
+        self.inner.read_packets(batch, budget, now)
+    }
+}
+
+/// Client and server on a pipe with `one_way` delay each way, the
+/// client's segments at the given offsets dropped as [`SeqFilter`] says.
+pub fn filtered_hosts(
+    one_way: Duration,
+    rules: &[(u32, u32)],
+) -> (Stack, Stack, Arc<Mutex<FilterLog>>) {
+    let (la, lb) = pipe_pair(1500);
+    let delay = |seed| FaultConfig {
+        delay: one_way,
+        seed,
+        direction: Direction::Tx,
+        limit: 100_000,
+        ..FaultConfig::default()
+    };
+    let fa = Fault::new(la, delay(1)).expect("fault config");
+    let fb = Fault::new(lb, delay(2)).expect("fault config");
+    let (fa, log) = SeqFilter::new(fa, rules);
+    (
+        host(fa, &["198.18.0.1/24"]),
+        host(fb, &["198.18.0.2/24"]),
+        log,
+    )
+}

@@ -22,6 +22,7 @@
 use std::net::SocketAddr;
 
 use super::congestion::{new_controller, CongestionControl};
+use super::rack::{Delivered, Rack, TlpEpisode};
 use super::recv::Assembler;
 use super::ring::RingBuffer;
 use super::rtt::RttEstimator;
@@ -80,6 +81,29 @@ pub(crate) struct Recovery {
     /// The first retransmission goes regardless of the pipe (RFC 5681 3.2
     /// step 3, RFC 6675 5 (4.3)).
     pub(crate) force: bool,
+    /// RFC 6937 `prr_delivered`, `prr_out` and `RecoverFS`, and the bytes
+    /// PRR lets go on the current ACK (`sndcnt`, less what was sent).
+    pub(crate) prr_delivered: usize,
+    pub(crate) prr_out: usize,
+    pub(crate) recover_fs: usize,
+    pub(crate) prr_quota: usize,
+}
+
+impl Recovery {
+    /// Recovery from `snd_una` up to the recovery point `snd_nxt`.
+    pub(crate) fn new(kind: RecoveryKind, snd_una: Seq, snd_nxt: Seq, lost_limit: Seq) -> Self {
+        Recovery {
+            recover: snd_nxt,
+            high_rxt: snd_una,
+            lost_limit,
+            kind,
+            force: true,
+            prr_delivered: 0,
+            prr_out: 0,
+            recover_fs: snd_nxt.wrapping_sub(snd_una).max(0) as usize,
+            prr_quota: 0,
+        }
+    }
 }
 
 /// What the stack must do after a segment was processed.
@@ -107,6 +131,9 @@ pub(crate) struct ConnCounters {
     pub(crate) bytes_sent: u64,
     pub(crate) dup_acks_in: u64,
     pub(crate) ooo_dropped: u64,
+    pub(crate) tlp_probes: u64,
+    pub(crate) tlp_recoveries: u64,
+    pub(crate) rack_losses: u64,
 }
 
 /// One connection (RFC 9293 3.3.1 Transmission Control Block).
@@ -179,11 +206,21 @@ pub(crate) struct TcpConnection {
     /// The peer's SYN carried Window Scale (so our SYN-ACK may).
     pub(crate) peer_sent_ws: bool,
     pub(crate) scoreboard: Scoreboard,
+    /// RACK-TLP state (RFC 8985), used when SACK is on.
+    pub(crate) rack: Rack,
+    /// A DSACK block (RFC 2883) to report first in the next ACK.
+    pub(crate) dsack: Option<(Seq, Seq)>,
     pub(crate) nagle: bool,
 
     // Timers (RFC 6298 and RFC 9293 3.8).
     pub(crate) rtt: RttEstimator,
     pub(crate) rtx_deadline: Option<Instant>,
+    /// RACK reordering timer (RFC 8985 6.3).
+    pub(crate) rack_deadline: Option<Instant>,
+    /// Tail loss probe timer (RFC 8985 7.2).
+    pub(crate) pto_deadline: Option<Instant>,
+    /// The PTO fired: send a probe (RFC 8985 7.3).
+    pub(crate) tlp_needed: bool,
     /// Consecutive retransmission timeouts.
     pub(crate) retries: u32,
     /// When the oldest unacknowledged retransmission started (user timeout).
@@ -310,9 +347,14 @@ impl TcpConnection {
             sack_wanted: cfg.sack,
             peer_sent_ws: false,
             scoreboard: Scoreboard::default(),
+            rack: Rack::new(),
+            dsack: None,
             nagle: cfg.nagle,
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
             rtx_deadline: None,
+            rack_deadline: None,
+            pto_deadline: None,
+            tlp_needed: false,
             retries: 0,
             first_rtx: None,
             persist_deadline: None,
@@ -478,6 +520,10 @@ impl TcpConnection {
     pub(crate) fn enter_closed(&mut self) {
         self.state = TcpState::Closed;
         self.rtx_deadline = None;
+        self.rack_deadline = None;
+        self.pto_deadline = None;
+        self.tlp_needed = false;
+        self.rack.clear();
         self.persist_deadline = None;
         self.ack_deadline = None;
         self.keepalive_deadline = None;
@@ -491,6 +537,8 @@ impl TcpConnection {
     fn enter_time_wait(&mut self, now: Instant, cfg: &TcpConfig) {
         self.state = TcpState::TimeWait;
         self.rtx_deadline = None;
+        self.rack_deadline = None;
+        self.pto_deadline = None;
         self.persist_deadline = None;
         self.keepalive_deadline = None;
         self.close_deadline = Some(now + cfg.msl * 2);
@@ -569,6 +617,17 @@ impl TcpConnection {
             if seg.control != TcpControl::Rst {
                 // "send an acknowledgment ... and drop the segment".
                 self.ack_now = true;
+                let end = seq + seg.payload.len();
+                if self.sack_enabled
+                    && !seg.payload.is_empty()
+                    && end <= self.rcv_nxt
+                    && self.rcv_nxt.wrapping_sub(seq) as usize <= self.rx.capacity()
+                {
+                    // RFC 2883 4.1.1: a duplicate below RCV.NXT is reported
+                    // in a DSACK block (a retransmission the sender may
+                    // learn was spurious, RFC 8985 6.2 step 4).
+                    self.dsack = Some((seq, end));
+                }
                 if self.state == TcpState::TimeWait && seg.control == TcpControl::Fin {
                     // A retransmitted FIN restarts the 2 MSL timeout.
                     self.close_deadline = Some(now + cfg.msl * 2);
@@ -792,7 +851,10 @@ impl TcpConnection {
                 if ts.tsecr != 0 {
                     let ms = self.ts_now(now).wrapping_sub(ts.tsecr);
                     if ms < 60_000 {
-                        self.rtt.sample(Duration::from_millis(u64::from(ms)));
+                        let r = Duration::from_millis(u64::from(ms));
+                        self.rtt.sample(r);
+                        // RFC 8985 6.2 step 1: RACK.min_RTT.
+                        self.rack.rtt_sample(r, now);
                         return;
                     }
                 }
@@ -802,7 +864,9 @@ impl TcpConnection {
         // retransmitted one.
         if let Some((s, t)) = self.rtt.timing {
             if ack > s {
-                self.rtt.sample(now.saturating_duration_since(t));
+                let r = now.saturating_duration_since(t);
+                self.rtt.sample(r);
+                self.rack.rtt_sample(r, now);
                 self.rtt.timing = None;
             }
         }
@@ -819,16 +883,51 @@ impl TcpConnection {
         stats: &mut TcpStats,
     ) {
         let flight_before = self.flight();
+        let una_before = self.snd_una;
         let mss = self.mss;
         let mut sack_new = false;
+        let sacked_before = self.scoreboard.sacked_bytes();
+        // RFC 8985 6.2: what this ACK delivers, for RACK.
+        let mut delivered = Delivered::default();
+        let tsecr = seg
+            .timestamp
+            .filter(|_| self.ts_enabled)
+            .map(|t| t.tsecr)
+            .filter(|&e| e != 0);
+        let ts_offset = self.ts_offset;
+        let ts_of = move |t: Instant| (t.total_millis() as u32).wrapping_add(ts_offset);
+        let mut dsack = None;
         if self.sack_enabled && ack >= self.snd_una {
-            for (s, e) in seg.sack_ranges.iter().flatten() {
-                sack_new |= self
-                    .scoreboard
-                    .add(Seq::from(*s), Seq::from(*e), ack, self.snd_nxt);
+            // RFC 2883 4: a DSACK is a first block below the cumulative ACK
+            // or inside the second block; it reports a duplicate, not new
+            // data.
+            if let Some((s0, e0)) = seg.sack_ranges[0] {
+                let (s0, e0) = (Seq::from(s0), Seq::from(e0));
+                let inside_second = seg.sack_ranges[1]
+                    .is_some_and(|(s1, e1)| s0 >= Seq::from(s1) && e0 <= Seq::from(e1));
+                if s0 < e0 && (e0 <= ack || inside_second) {
+                    dsack = Some((s0, e0));
+                }
+            }
+            for (i, (s, e)) in seg.sack_ranges.iter().flatten().enumerate() {
+                if i == 0 && dsack.is_some() {
+                    continue;
+                }
+                let (s, e) = (Seq::from(*s), Seq::from(*e));
+                if self.scoreboard.add(s, e, ack, self.snd_nxt) {
+                    sack_new = true;
+                }
+                if s < e && e <= self.snd_nxt {
+                    // RFC 7323 4.3: an ACK for out-of-order data echoes an
+                    // older TSval (TS.Recent only moves at RCV.NXT), so the
+                    // TSecr test of RFC 8985 6.2 step 2 cannot clear a
+                    // SACKed retransmission; only the min_RTT test applies.
+                    self.rack.on_sack(s, e, None, &ts_of, now, &mut delivered);
+                }
             }
         }
         let new_wnd = usize::from(seg.window_len) << self.snd_wscale;
+        let mut exiting = false;
 
         if ack > self.snd_una {
             // New data acknowledged.
@@ -841,16 +940,22 @@ impl TcpConnection {
             let acked = ack.wrapping_sub(self.snd_una) as usize;
             self.snd_una = ack;
             self.scoreboard.advance(ack);
+            if self.sack_enabled {
+                self.rack
+                    .on_cumulative_ack(ack, tsecr, &ts_of, now, &mut delivered);
+            }
             self.rtt.reset_backoff();
             self.retries = 0;
             self.first_rtx = None;
             self.persist_backoff = 0;
             match self.recovery {
                 Some(rec) if ack >= rec.recover => {
-                    // RFC 6582 3.2 step 6 / RFC 6675 5: recovery ends.
+                    // RFC 6582 3.2 step 6 / RFC 6675 5 / RFC 6937: recovery
+                    // ends; cwnd = ssthresh.
                     if rec.kind == RecoveryKind::Fast {
                         self.cc.on_recovery_exit(self.flight(), mss);
                     }
+                    exiting = rec.kind != RecoveryKind::Pmtu;
                     self.recovery = None;
                     self.dupacks = 0;
                 }
@@ -905,26 +1010,38 @@ impl TcpConnection {
             }
         }
 
-        // Loss detection: DupThresh duplicate ACKs (RFC 5681 3.2) or the
-        // RFC 6675 IsLost rule on SND.UNA. RFC 6582 3.2 step 2: not again
-        // until SND.UNA passes the previous recovery point.
-        let sb_lost = if self.sack_enabled {
-            self.scoreboard.lost_limit(mss)
-        } else {
-            None
-        };
-        match &mut self.recovery {
-            None => {
-                let lost = self.dupacks as usize >= DUP_THRESH
-                    || sb_lost.is_some_and(|l| l > self.snd_una);
-                if lost && self.flight() > 0 && self.snd_una > self.last_recover {
-                    self.enter_fast_recovery(now, sb_lost, stats);
-                }
+        if self.sack_enabled {
+            // RFC 8985: RACK-TLP is the loss detector with SACK.
+            self.rack.on_ack(
+                &delivered,
+                dsack.is_some(),
+                self.snd_una,
+                self.snd_nxt,
+                exiting,
+            );
+            let pure_dup = ack == una_before && !sack_new && dsack.is_none();
+            self.tlp_process_ack(ack, dsack, pure_dup, now, stats);
+            self.rack_detect_loss(now, stats);
+            // RFC 6937: DeliveredData = change in SND.UNA + change in
+            // SACKed octets.
+            let delivered_data = (ack.wrapping_sub(una_before).max(0) as usize
+                + self.scoreboard.sacked_bytes())
+            .saturating_sub(sacked_before);
+            self.prr_on_ack(delivered_data);
+            if ack > una_before {
+                // RFC 8985 7.2: restart the PTO on an ACK of new data.
+                self.arm_pto(now);
             }
-            Some(rec) => {
-                if let Some(l) = sb_lost {
-                    rec.lost_limit = rec.lost_limit.max(l);
-                }
+        } else {
+            // Loss detection without SACK: DupThresh duplicate ACKs
+            // (RFC 5681 3.2). RFC 6582 3.2 step 2: not again until SND.UNA
+            // passes the previous recovery point.
+            if self.recovery.is_none()
+                && self.dupacks as usize >= DUP_THRESH
+                && self.flight() > 0
+                && self.snd_una > self.last_recover
+            {
+                self.enter_fast_recovery(now, stats);
             }
         }
 
@@ -946,19 +1063,154 @@ impl TcpConnection {
         }
     }
 
-    fn enter_fast_recovery(&mut self, now: Instant, sb_lost: Option<Seq>, stats: &mut TcpStats) {
-        // RFC 5681 3.2 step 2 / RFC 6675 5 (4.2): ssthresh and cwnd.
+    /// RFC 8985 6.2 step 5 and 6.3: mark what RACK deems lost, arm the
+    /// reordering timer for the rest, and start fast recovery on a loss
+    /// (RFC 8985 6.2: "the sender starts fast recovery").
+    pub(crate) fn rack_detect_loss(&mut self, now: Instant, stats: &mut TcpStats) {
+        let in_recovery = self.recovery.is_some_and(|r| r.kind != RecoveryKind::Pmtu);
+        let reo_wnd = self.rack.reo_wnd(in_recovery, self.rtt.srtt());
+        let (marked, timer) = self.rack.detect_loss(reo_wnd, now);
+        self.rack_deadline = timer;
+        if marked {
+            self.counters.rack_losses += 1;
+            if self.recovery.is_none() && self.flight() > 0 {
+                self.enter_fast_recovery(now, stats);
+                // RFC 6937: the ACK that starts recovery may already send.
+                self.prr_on_ack(0);
+            }
+        }
+    }
+
+    /// RFC 6937 3: the PRR send quota after an ACK delivering
+    /// `delivered` octets during fast recovery.
+    fn prr_on_ack(&mut self, delivered: usize) {
+        let pipe = self.pipe();
+        let ssthresh = self.cc.ssthresh();
+        let mss = self.mss;
+        let Some(rec) = self.recovery.as_mut() else {
+            return;
+        };
+        if rec.kind != RecoveryKind::Fast {
+            return;
+        }
+        rec.prr_delivered += delivered;
+        let sndcnt = if pipe > ssthresh {
+            // Proportional rate reduction:
+            // sndcnt = CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out.
+            let fs = rec.recover_fs.max(1) as u128;
+            let target = (rec.prr_delivered as u128 * ssthresh as u128).div_ceil(fs) as usize;
+            target.saturating_sub(rec.prr_out)
+        } else {
+            // PRR-SSRB: limit = MAX(prr_delivered - prr_out, DeliveredData)
+            // + MSS; sndcnt = MIN(ssthresh - pipe, limit).
+            let limit = rec.prr_delivered.saturating_sub(rec.prr_out).max(delivered) + mss;
+            (ssthresh - pipe).min(limit)
+        };
+        rec.prr_quota = sndcnt;
+    }
+
+    /// RFC 8985 7.2: (re)arm the probe timeout when SACK is on, nothing is
+    /// being recovered, no probe episode is open and data is outstanding.
+    pub(crate) fn arm_pto(&mut self, now: Instant) {
+        let open = matches!(
+            self.state,
+            TcpState::Established
+                | TcpState::CloseWait
+                | TcpState::FinWait1
+                | TcpState::Closing
+                | TcpState::LastAck
+        );
+        if !self.sack_enabled
+            || !open
+            || self.recovery.is_some()
+            || self.rack.tlp.is_some()
+            || self.rack.has_lost()
+            || self.flight() == 0
+        {
+            self.pto_deadline = None;
+            return;
+        }
+        let pto = match self.rtt.srtt() {
+            Some(srtt) => {
+                // PTO = 2 * SRTT, plus the worst-case delayed ACK time
+                // when only one segment is in flight (WCDelAckT = 200 ms);
+                // at least 10 ms like Linux, so a tiny SRTT does not
+                // probe every poll.
+                let mut p = srtt * 2;
+                if self.flight() <= self.mss {
+                    p += Duration::from_millis(200);
+                }
+                p.max(Duration::from_millis(10))
+            }
+            None => Duration::from_secs(1),
+        };
+        // "If the RTO timer would fire earlier, PTO = RTO".
+        let mut at = now + pto;
+        if let Some(rto) = self.rtx_deadline {
+            at = at.min(rto);
+        }
+        self.pto_deadline = Some(at);
+    }
+
+    /// RFC 8985 7.4.2: an ACK during a TLP episode. If the probe was a
+    /// retransmission and the ACK shows it repaired a loss (SND.UNA moves
+    /// beyond the probe without a DSACK for it), the hidden loss is a
+    /// congestion signal: reduce cwnd once.
+    fn tlp_process_ack(
+        &mut self,
+        ack: Seq,
+        dsack: Option<(Seq, Seq)>,
+        pure_dup: bool,
+        now: Instant,
+        stats: &mut TcpStats,
+    ) {
+        let Some(TlpEpisode {
+            end_seq,
+            is_retrans,
+        }) = self.rack.tlp
+        else {
+            return;
+        };
+        if ack < end_seq {
+            return;
+        }
+        if !is_retrans {
+            // The probe carried new data and was delivered.
+            self.rack.tlp = None;
+        } else if dsack.is_some_and(|(_, e)| e <= end_seq && e > end_seq - self.mss.max(1)) {
+            // Both the original and the probe arrived: no loss.
+            self.rack.tlp = None;
+        } else if ack > end_seq {
+            // The probe repaired a loss: one cwnd reduction.
+            self.rack.tlp = None;
+            if self.recovery.is_none() {
+                let flight = self.flight();
+                self.cc.on_congestion_event(flight, self.mss, now);
+                self.cc.on_recovery_exit(flight, self.mss);
+                self.counters.tlp_recoveries += 1;
+                stats.tlp_recoveries += 1;
+            }
+        } else if pure_dup {
+            // A pure duplicate ACK at the probe's end: original and probe
+            // both arrived.
+            self.rack.tlp = None;
+        }
+    }
+
+    fn enter_fast_recovery(&mut self, now: Instant, stats: &mut TcpStats) {
+        // RFC 5681 3.2 step 2 / RFC 6675 5 (4.2) / RFC 6937: ssthresh and
+        // cwnd, once per recovery episode.
         self.cc.on_congestion_event(self.flight(), self.mss, now);
-        // RFC 6675 (4.3): the first unSACKed segment is retransmitted.
-        let lost_limit = sb_lost.unwrap_or(self.snd_una).max(self.snd_una + 1);
-        self.recovery = Some(Recovery {
-            recover: self.snd_nxt,
-            high_rxt: self.snd_una,
-            lost_limit,
-            kind: RecoveryKind::Fast,
-            force: true,
-        });
+        // RFC 6675 (4.3) / RFC 5681 3.2 step 3: the first lost segment is
+        // retransmitted at once.
+        self.recovery = Some(Recovery::new(
+            RecoveryKind::Fast,
+            self.snd_una,
+            self.snd_nxt,
+            self.snd_una + 1,
+        ));
         self.last_recover = self.snd_nxt;
+        self.pto_deadline = None;
         self.counters.fast_retransmits += 1;
         stats.fast_retransmits += 1;
         // Karn: no RTT sample from a segment that is being retransmitted.
@@ -972,6 +1224,11 @@ impl TcpConnection {
         let mut data = seg.payload;
         if seq < self.rcv_nxt {
             let skip = self.rcv_nxt.wrapping_sub(seq) as usize;
+            if self.sack_enabled {
+                // RFC 2883 4: report the duplicate part in a DSACK block.
+                let end = seq + skip.min(data.len());
+                self.dsack = Some((seq, end));
+            }
             if skip >= data.len() {
                 // A duplicate: ACK at once (RFC 5681 4.2).
                 self.ack_now = true;
@@ -981,6 +1238,14 @@ impl TcpConnection {
             seq = self.rcv_nxt;
         }
         let off = seq.wrapping_sub(self.rcv_nxt) as usize;
+        if off > 0 && self.sack_enabled {
+            let start = off as u32;
+            let end = start.saturating_add(data.len() as u32);
+            if self.ooo.covers(start, end) {
+                // RFC 2883 4.1.2: a duplicate of out-of-order data.
+                self.dsack = Some((seq, seq + data.len()));
+            }
+        }
         // Never beyond what the ring (our advertised window) holds.
         let written = self.rx.write_at(off, data);
         if written == 0 {

@@ -68,6 +68,18 @@ pub struct TcpInfo {
     pub ooo_dropped: u64,
     /// Whether loss recovery is under way.
     pub in_recovery: bool,
+    /// Tail loss probes sent (RFC 8985 7.3).
+    pub tlp_probes: u64,
+    /// Losses a tail loss probe repaired (RFC 8985 7.4.2).
+    pub tlp_recoveries: u64,
+    /// ACKs on which RACK marked segments lost (RFC 8985 6.2).
+    pub rack_losses: u64,
+    /// DSACK blocks received (RFC 2883).
+    pub dsacks: u64,
+    /// RACK saw reordering on this connection (RFC 8985 6.2 step 3).
+    pub reordering_seen: bool,
+    /// RACK's minimum RTT (RFC 8985 6.2 step 1), once sampled.
+    pub min_rtt: Option<Duration>,
 }
 
 impl TcpConnection {
@@ -104,6 +116,12 @@ impl TcpConnection {
             recv_queue: self.rx.len(),
             ooo_dropped: self.counters.ooo_dropped,
             in_recovery: self.recovery.is_some(),
+            tlp_probes: self.counters.tlp_probes,
+            tlp_recoveries: self.counters.tlp_recoveries,
+            rack_losses: self.counters.rack_losses,
+            dsacks: self.rack.dsacks,
+            reordering_seen: self.rack.reordering_seen,
+            min_rtt: self.rack.min_rtt(),
         }
     }
 }

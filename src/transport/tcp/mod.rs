@@ -10,7 +10,8 @@
 //! | [`connection`] | the TCB, state machine and receive path (RFC 9293 3.10.7) |
 //! | `send.rs` | which segments go out, building them, GSO (RFC 9293 3.8.6, RFC 6675 NextSeg) |
 //! | `recv.rs` | out-of-order assembler with a memory bound, SACK blocks we send |
-//! | `sack.rs` | the sender's SACK scoreboard (RFC 6675 IsLost, holes) |
+//! | `sack.rs` | the sender's SACK scoreboard (RFC 6675 pipe, holes) |
+//! | `rack.rs` | RACK-TLP loss detection (RFC 8985) with per-segment transmit times |
 //! | `rtt.rs` | SRTT/RTTVAR/RTO (RFC 6298) |
 //! | `timer.rs` | retransmit, persist, delayed ACK, keepalive, TIME-WAIT |
 //! | [`congestion`] | the [`CongestionControl`](congestion::CongestionControl) trait, NewReno, CUBIC |
@@ -36,6 +37,7 @@ pub mod congestion;
 pub mod connection;
 mod info;
 mod listen;
+mod rack;
 mod recv;
 mod ring;
 mod rtt;
@@ -236,6 +238,10 @@ pub struct TcpStats {
     pub retransmitted_segs: u64,
     /// Fast retransmit episodes.
     pub fast_retransmits: u64,
+    /// Tail loss probes sent (RFC 8985 7.3).
+    pub tlp_probes: u64,
+    /// Losses repaired by a tail loss probe (RFC 8985 7.4.2).
+    pub tlp_recoveries: u64,
     /// Retransmission timeouts.
     pub timeouts: u64,
     /// Connections aborted by timeouts.

@@ -51,6 +51,14 @@ impl Assembler {
         true
     }
 
+    /// Whether `[start, end)` is already held whole.
+    pub(crate) fn covers(&self, start: u32, end: u32) -> bool {
+        let i = self.ranges.partition_point(|r| r.1 < end);
+        self.ranges
+            .get(i)
+            .is_some_and(|r| r.0 <= start && end <= r.1)
+    }
+
     /// Remove and return the length of the range starting at offset 0 (data
     /// now contiguous with RCV.NXT), shifting the rest down by `advance`
     /// octets, where `advance` is what RCV.NXT moves by (at least that

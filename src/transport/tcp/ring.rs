@@ -92,6 +92,21 @@ impl RingBuffer {
         n
     }
 
+    /// Append `len` bytes from `offset` to `out` (no zero-filling first);
+    /// returns how many were appended.
+    pub(crate) fn peek_extend(&self, offset: usize, len: usize, out: &mut Vec<u8>) -> usize {
+        let cap = self.buf.len();
+        if offset >= self.len {
+            return 0;
+        }
+        let n = len.min(self.len - offset);
+        let start = (self.head + offset) % cap;
+        let first = n.min(cap - start);
+        out.extend_from_slice(&self.buf[start..start + first]);
+        out.extend_from_slice(&self.buf[..n - first]);
+        n
+    }
+
     /// Drop `n` readable bytes from the head.
     pub(crate) fn consume(&mut self, n: usize) {
         let n = n.min(self.len);

@@ -3,10 +3,9 @@
 //! Holds the sequence ranges above SND.UNA that the receiver reported in
 //! SACK blocks, merged and bounded. Blocks that are not within
 //! (SND.UNA, SND.NXT] are ignored (RFC 2018 has no acceptability rule; a
-//! bogus block must not make us retransmit or mis-count the pipe). The
-//! loss rule is RFC 6675 `IsLost`: a sequence number is lost when at least
-//! DupThresh discontiguous blocks or (DupThresh - 1) * SMSS + 1 octets are
-//! SACKed above it.
+//! bogus block must not make us retransmit or mis-count the pipe). Which
+//! segments are lost is RACK's call (`super::rack`, RFC 8985), which
+//! replaces RFC 6675 `IsLost`.
 
 use crate::wire::tcp::TcpSeqNumber as Seq;
 
@@ -65,31 +64,6 @@ impl Scoreboard {
             .sum()
     }
 
-    /// SACKed octets within `[a, b)`.
-    pub(crate) fn sacked_in(&self, a: Seq, b: Seq) -> usize {
-        self.blocks
-            .iter()
-            .map(|blk| {
-                let s = blk.0.max(a);
-                let e = blk.1.min(b);
-                e.wrapping_sub(s).max(0) as usize
-            })
-            .sum()
-    }
-
-    /// RFC 6675 `IsLost`: every unSACKed octet below the returned sequence
-    /// number is lost; `None` when nothing is.
-    pub(crate) fn lost_limit(&self, mss: usize) -> Option<Seq> {
-        let mut bytes = 0usize;
-        for (count, b) in self.blocks.iter().rev().enumerate() {
-            bytes += b.1.wrapping_sub(b.0).max(0) as usize;
-            if count + 1 >= DUP_THRESH || bytes > (DUP_THRESH - 1) * mss {
-                return Some(b.0);
-            }
-        }
-        None
-    }
-
     /// The first unSACKed sequence number at or after `from` and below
     /// `limit`, with the end of its hole (the next SACKed block, or `end`).
     pub(crate) fn next_hole(&self, from: Seq, limit: Seq, end: Seq) -> Option<(Seq, Seq)> {
@@ -130,16 +104,12 @@ mod tests {
     }
 
     #[test]
-    fn is_lost_rule() {
-        let mss = 100;
+    fn holes() {
         let mut sb = Scoreboard::default();
         sb.add(s(200), s(300), s(0), s(1000));
-        assert_eq!(sb.lost_limit(mss), None);
         sb.add(s(400), s(500), s(0), s(1000));
-        assert_eq!(sb.lost_limit(mss), None, "200 octets is not > 2 SMSS");
         sb.add(s(600), s(601), s(0), s(1000));
-        // Three discontiguous blocks above 0..200.
-        assert_eq!(sb.lost_limit(mss), Some(s(200)));
+        assert_eq!(sb.sacked_bytes(), 201);
         assert_eq!(sb.next_hole(s(0), s(200), s(1000)), Some((s(0), s(200))));
         assert_eq!(sb.next_hole(s(0), s(1), s(1000)), Some((s(0), s(200))));
         assert_eq!(

@@ -15,7 +15,8 @@
 //! 5. a zero-window or keepalive probe (RFC 9293 3.8.6.1, 3.8.4);
 //! 6. a pure ACK or window update if nothing else carried one.
 
-use super::connection::TcpConnection;
+use super::connection::{RecoveryKind, TcpConnection};
+use super::rack::TlpEpisode;
 use super::{TcpState, TcpStats};
 use crate::buffer::PacketBuffer;
 use crate::gso::{Gso, GsoType, SOFTWARE_GSO_MAX_SIZE};
@@ -58,30 +59,46 @@ struct SegSpec {
 }
 
 impl TcpConnection {
-    /// RFC 6675 `SetPipe`: octets believed to be in the network.
+    /// RFC 6675 `SetPipe`: octets believed to be in the network. With SACK
+    /// the lost octets are those RACK marked (RFC 8985 6.2) and not yet
+    /// retransmitted.
     pub(crate) fn pipe(&self) -> usize {
         let flight = self.flight();
-        let sacked = if self.sack_enabled {
-            self.scoreboard.sacked_bytes()
-        } else {
-            // Without SACK each duplicate ACK says a segment left the
-            // network (RFC 5681 3.2 step 4's window inflation, as Linux
-            // emulates SACK for Reno).
-            (self.dupacks as usize * self.mss).min(flight)
-        };
+        if self.sack_enabled {
+            return flight
+                .saturating_sub(self.scoreboard.sacked_bytes())
+                .saturating_sub(self.rack.lost_bytes());
+        }
+        // Without SACK each duplicate ACK says a segment left the network
+        // (RFC 5681 3.2 step 4's window inflation, as Linux emulates SACK
+        // for Reno).
+        let sacked = (self.dupacks as usize * self.mss).min(flight);
         let lost = match self.recovery {
             Some(rec) => {
                 let from = rec.high_rxt.max(self.snd_una);
-                if rec.lost_limit > from {
-                    let span = rec.lost_limit.wrapping_sub(from) as usize;
-                    span.saturating_sub(self.scoreboard.sacked_in(from, rec.lost_limit))
-                } else {
-                    0
-                }
+                rec.lost_limit.wrapping_sub(from).max(0) as usize
             }
             None => 0,
         };
         flight.saturating_sub(sacked).saturating_sub(lost)
+    }
+
+    /// How many octets may be sent now: PRR's quota in fast recovery with
+    /// SACK (RFC 6937 3), else cwnd - pipe (RFC 6675 5 (C), RFC 5681).
+    fn send_room(&self, pipe: usize) -> usize {
+        match self.recovery {
+            Some(rec) if self.sack_enabled && rec.kind == RecoveryKind::Fast => rec.prr_quota,
+            _ => self.cc.cwnd().saturating_sub(pipe),
+        }
+    }
+
+    /// Account `len` octets just sent against PRR (RFC 6937 `prr_out`).
+    fn prr_sent(&mut self, len: usize) {
+        if let Some(rec) = self.recovery.as_mut() {
+            rec.prr_out += len;
+            rec.prr_quota = rec.prr_quota.saturating_sub(len);
+            rec.force = false;
+        }
     }
 
     /// Produce this connection's segments into `out` (transport header and
@@ -250,22 +267,40 @@ impl TcpConnection {
             mss
         };
         let l3 = if self.remote.is_ipv4() { 20 } else { 40 };
+        if self.tlp_needed {
+            self.tlp_needed = false;
+            sent |= self.send_tlp_probe(now, env, stats, out);
+        }
         for _ in 0..4096 {
             let pipe = self.pipe();
-            let cwnd = self.cc.cwnd();
-            // RFC 6675 5 (C) NextSeg rule 1: the first lost, not yet
-            // retransmitted, unSACKed segment.
-            if let Some(mut rec) = self.recovery {
-                if pipe < cwnd || rec.force {
+            let room = self.send_room(pipe);
+            if self.sack_enabled {
+                // RFC 6675 5 (C) NextSeg rule 1 with RACK's losses
+                // (RFC 8985 6.2): the first segment marked lost. The first
+                // retransmission of an episode goes regardless of the
+                // window (RFC 5681 3.2 step 3).
+                let force = self.recovery.is_some_and(|r| r.force);
+                if self.rack.has_lost() && (room > 0 || force) {
+                    if let Some((s, len)) = self.rack.next_lost(mss) {
+                        self.send_range(s, len, true, now, env, stats, out);
+                        self.rack.on_retransmit(s, now);
+                        self.prr_sent(len);
+                        sent = true;
+                        continue;
+                    }
+                }
+            } else if let Some(mut rec) = self.recovery {
+                // Without SACK: NewReno's retransmissions (RFC 6582 3.2),
+                // or everything after an RTO or a path MTU drop.
+                if room > 0 || rec.force {
                     let from = rec.high_rxt.max(self.snd_una);
                     if let Some((s, hole_end)) =
                         self.scoreboard
                             .next_hole(from, rec.lost_limit, self.snd_nxt)
                     {
-                        let room = cwnd.saturating_sub(pipe).max(1);
                         let mut len = (hole_end.wrapping_sub(s).max(0) as usize)
                             .min(max_chunk)
-                            .min(room.div_ceil(mss) * mss);
+                            .min(room.max(1).div_ceil(mss) * mss);
                         if len > mss && l3 + 60 + len <= env.link_mtu {
                             len = mss;
                         }
@@ -294,7 +329,7 @@ impl TcpConnection {
             let wnd_room = (self.snd_una + self.snd_wnd)
                 .wrapping_sub(self.snd_nxt)
                 .max(0) as usize;
-            let cwnd_room = cwnd.saturating_sub(pipe);
+            let cwnd_room = room;
             let flight = self.flight();
             if wnd_room == 0 {
                 // RFC 9293 3.8.6.1: probe a zero window once nothing is in
@@ -325,11 +360,77 @@ impl TcpConnection {
             if len > mss && l3 + 60 + len <= env.link_mtu {
                 len = mss;
             }
-            self.send_range(self.snd_nxt, len, false, now, env, stats, out);
-            self.snd_nxt += len;
+            self.send_new(len, now, env, stats, out);
+            self.prr_sent(len);
             sent = true;
         }
+        if sent {
+            // RFC 8985 7.2: a PTO after sending new data.
+            self.arm_pto(now);
+        }
         sent
+    }
+
+    /// Send `len` new octets at SND.NXT and record them for RACK.
+    fn send_new(
+        &mut self,
+        len: usize,
+        now: Instant,
+        env: &TxEnv,
+        stats: &mut TcpStats,
+        out: &mut Vec<PacketBuffer>,
+    ) {
+        let start = self.snd_nxt;
+        self.send_range(start, len, false, now, env, stats, out);
+        self.snd_nxt += len;
+        if self.sack_enabled {
+            self.rack.on_send_new(start, self.snd_nxt, self.mss, now);
+        }
+    }
+
+    /// RFC 8985 7.3: the PTO fired. Send one segment of new data if there
+    /// is any and the peer's window allows, else retransmit the last
+    /// segment; either way regardless of cwnd. Then re-arm the RTO.
+    fn send_tlp_probe(
+        &mut self,
+        now: Instant,
+        env: &TxEnv,
+        stats: &mut TcpStats,
+        out: &mut Vec<PacketBuffer>,
+    ) -> bool {
+        if self.recovery.is_some() || self.rack.tlp.is_some() || self.flight() == 0 {
+            return false;
+        }
+        let mss = self.mss.max(1);
+        let tx_end = self.tx_seq() + self.tx.len();
+        let end = match self.fin_seq() {
+            Some(f) => f + 1,
+            None => tx_end,
+        };
+        let avail = end.wrapping_sub(self.snd_nxt).max(0) as usize;
+        let wnd_room = (self.snd_una + self.snd_wnd)
+            .wrapping_sub(self.snd_nxt)
+            .max(0) as usize;
+        let is_retrans = if avail > 0 && wnd_room > 0 {
+            let len = avail.min(wnd_room).min(mss);
+            self.send_new(len, now, env, stats, out);
+            false
+        } else if let Some((s, len)) = self.rack.tail_span(mss + 1) {
+            self.send_range(s, len, true, now, env, stats, out);
+            self.rack.on_retransmit_span(s, s + len, now);
+            true
+        } else {
+            return false;
+        };
+        self.rack.tlp = Some(TlpEpisode {
+            end_seq: self.snd_nxt,
+            is_retrans,
+        });
+        self.counters.tlp_probes += 1;
+        stats.tlp_probes += 1;
+        self.pto_deadline = None;
+        self.rtx_deadline = Some(now + self.rtt.rto());
+        true
     }
 
     /// Send the sequence range `[s, s + len)` of the send buffer (and the
@@ -409,11 +510,20 @@ impl TcpConnection {
         let mut sack_ranges = [None; 4];
         if self.sack_enabled && !spec.syn && spec.control != TcpControl::Rst {
             let max = if timestamp.is_some() { 3 } else { 4 };
-            for (slot, (a, b)) in sack_ranges.iter_mut().zip(self.ooo.sack_blocks(max)) {
-                *slot = Some((
+            // RFC 2883 4: a DSACK block goes first, then the SACK blocks
+            // with the most recently received first (RFC 2018 4).
+            let dsack = self.dsack.take().map(|(a, b)| (a.as_u32(), b.as_u32()));
+            let blocks = self.ooo.sack_blocks(max).map(|(a, b)| {
+                (
                     (self.rcv_nxt + a as usize).as_u32(),
                     (self.rcv_nxt + b as usize).as_u32(),
-                ));
+                )
+            });
+            for (slot, blk) in sack_ranges
+                .iter_mut()
+                .zip(dsack.into_iter().chain(blocks).take(max))
+            {
+                *slot = Some(blk);
             }
         }
         let (max_seg_size, window_scale, sack_permitted) = if spec.syn {
@@ -448,20 +558,28 @@ impl TcpConnection {
         };
         let hdr = repr.header_len();
         let total = hdr + spec.data_len;
-        let mut pkt = PacketBuffer::new(env.headroom, total);
         let (src, dst) = (self.route.src, self.route.dst);
-        {
-            let buf = pkt.append(total);
-            repr.emit(
-                &mut TcpPacket::new_unchecked(&mut buf[..]),
-                &src,
-                &dst,
-                false,
-            );
-            if spec.data_len > 0 {
-                self.tx.peek(spec.data_off, &mut buf[hdr..]);
-            }
+        // Headroom and header zeroed, the payload appended straight from
+        // the send ring: the payload is written once, never zero-filled
+        // first (that memset cost as much as the copy for 64 KiB sends).
+        let mut storage = Vec::with_capacity(env.headroom + total);
+        storage.resize(env.headroom + hdr, 0);
+        if spec.data_len > 0 {
+            self.tx
+                .peek_extend(spec.data_off, spec.data_len, &mut storage);
         }
+        storage.resize(env.headroom + total, 0);
+        let mut pkt = PacketBuffer::from_storage(
+            storage.into_boxed_slice(),
+            env.headroom,
+            env.headroom + total,
+        );
+        repr.emit(
+            &mut TcpPacket::new_unchecked(&mut pkt.as_mut_slice()[..hdr]),
+            &src,
+            &dst,
+            false,
+        );
         let gso = spec.data_len > self.mss && env.gso_max > 0;
         if gso {
             let (gso_type, l3) = if dst.is_ipv4() {

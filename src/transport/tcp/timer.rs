@@ -1,6 +1,7 @@
 //! Connection timers (RFC 9293 3.8, RFC 6298 5, RFC 1122 4.2.3).
 //!
 //! Each connection keeps absolute deadlines: retransmission (RFC 6298),
+//! RACK's reordering timer and the tail loss probe (RFC 8985 6.3, 7.2),
 //! persist (zero-window probing, RFC 9293 3.8.6.1), delayed ACK
 //! (RFC 9293 3.8.6.3), keepalive (RFC 9293 3.8.4, off by default) and the
 //! close timer (TIME-WAIT's 2 MSL, or an orphan's FIN-WAIT-2 timeout). The
@@ -16,6 +17,8 @@ impl TcpConnection {
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         [
             self.rtx_deadline,
+            self.rack_deadline,
+            self.pto_deadline,
             self.persist_deadline,
             self.ack_deadline,
             self.keepalive_deadline,
@@ -37,6 +40,21 @@ impl TcpConnection {
         if self.ack_deadline.is_some_and(|d| d <= now) {
             self.ack_deadline = None;
             self.ack_now = true;
+        }
+        if self.rack_deadline.is_some_and(|d| d <= now) {
+            // RFC 8985 6.3: the reordering timer runs RACK's loss
+            // detection again.
+            self.rack_deadline = None;
+            self.rack_detect_loss(now, stats);
+        }
+        if self.pto_deadline.is_some_and(|d| d <= now) {
+            // RFC 8985 7.3: send a loss probe; it re-arms the RTO, so an
+            // RTO due at the same instant waits.
+            self.pto_deadline = None;
+            if self.flight() > 0 && self.recovery.is_none() && self.rack.tlp.is_none() {
+                self.tlp_needed = true;
+                self.rtx_deadline = Some(now + self.rtt.rto());
+            }
         }
         if self.rtx_deadline.is_some_and(|d| d <= now) {
             self.on_rto(now, cfg, stats);
@@ -109,15 +127,22 @@ impl TcpConnection {
                 // Everything outstanding is presumed lost; go back to
                 // SND.UNA (RFC 5681 3.1, RFC 6675 5.1), skipping what was
                 // SACKed.
-                self.recovery = Some(Recovery {
-                    recover: self.snd_nxt,
-                    high_rxt: self.snd_una,
-                    lost_limit: self.snd_nxt,
-                    kind: RecoveryKind::Rto,
-                    force: true,
-                });
+                self.recovery = Some(Recovery::new(
+                    RecoveryKind::Rto,
+                    self.snd_una,
+                    self.snd_nxt,
+                    self.snd_nxt,
+                ));
                 self.last_recover = self.snd_nxt;
                 self.dupacks = 0;
+                // RFC 8985 6.3: after an RTO every segment not SACKed is
+                // lost; RACK goes on detecting lost retransmissions.
+                if self.sack_enabled {
+                    self.rack.mark_all_lost();
+                }
+                self.rack_deadline = None;
+                self.pto_deadline = None;
+                self.rack.tlp = None;
             }
         }
     }
@@ -136,13 +161,15 @@ impl TcpConnection {
         self.pmtu = mtu;
         self.update_mss();
         if self.flight() > 0 && self.recovery.is_none() {
-            self.recovery = Some(Recovery {
-                recover: self.snd_nxt,
-                high_rxt: self.snd_una,
-                lost_limit: self.snd_nxt,
-                kind: RecoveryKind::Pmtu,
-                force: true,
-            });
+            self.recovery = Some(Recovery::new(
+                RecoveryKind::Pmtu,
+                self.snd_una,
+                self.snd_nxt,
+                self.snd_nxt,
+            ));
+            if self.sack_enabled {
+                self.rack.mark_all_lost();
+            }
         }
         true
     }
