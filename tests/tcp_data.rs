@@ -367,3 +367,56 @@ fn nagle_holds_small_segments_nodelay_does_not() {
         }
     }
 }
+
+/// RFC 9293 3.7.1: while we hold out-of-order data every segment carries
+/// SACK blocks, and the data it carries shrinks by their length, so no
+/// frame exceeds the MTU (and none is IP-fragmented).
+#[test]
+fn data_segments_with_sack_blocks_fit_the_mtu() {
+    let mut h = RawHost::new(1500);
+    let l = h.stack.tcp_listen(sock("198.18.0.1:80"), 8).unwrap();
+    h.send(&Inject {
+        control: TcpControl::Syn,
+        seq: 1000,
+        mss: Some(1460),
+        sack_permitted: true,
+        ts: Some((1, 0)),
+        ..Inject::new(80)
+    });
+    let sa = h.recv_one();
+    let (ours, tsecr) = (sa.seq.wrapping_add(1), sa.ts.unwrap().0);
+    h.send(&Inject {
+        seq: 1001,
+        ack: Some(ours),
+        ts: Some((2, tsecr)),
+        ..Inject::new(80)
+    });
+    let c = h.stack.tcp_accept(l).unwrap();
+    // Out of order (RCV.NXT is 1001): from now on our segments carry SACK.
+    h.send(&Inject {
+        seq: 1101,
+        ack: Some(ours),
+        ts: Some((3, tsecr)),
+        payload: vec![7; 100],
+        ..Inject::new(80)
+    });
+    let _ = h.recv();
+    let now = h.now;
+    h.stack.tcp_send(c, &[1u8; 20_000], now).unwrap();
+    h.poll();
+    let frames = h.link.take_outbound();
+    let data_frames = frames.iter().filter(|f| f.as_slice().len() > 200).count();
+    assert!(
+        data_frames >= 2,
+        "expected data segments, got {data_frames}"
+    );
+    for f in &frames {
+        let b = f.as_slice();
+        let frag = u16::from_be_bytes([b[20], b[21]]);
+        assert!(
+            b.len() <= 1514 && frag & 0x3fff == 0,
+            "frame of {} bytes (fragment field {frag:#x})",
+            b.len()
+        );
+    }
+}

@@ -243,6 +243,23 @@ impl TcpConnection {
         field as u16
     }
 
+    /// The data one segment may carry now. RFC 9293 3.7.1: the effective
+    /// send MSS less the options this segment carries. `self.mss` already
+    /// allows for the timestamp option every segment has; SACK blocks
+    /// (RFC 2018 3: 2 + 8n octets, after two NOPs) come on top while we
+    /// hold out-of-order data or owe a DSACK. Without this, a full-sized
+    /// segment sent while we reassemble is larger than the path MTU.
+    pub(crate) fn seg_mss(&self) -> usize {
+        if !self.sack_enabled {
+            return self.mss.max(1);
+        }
+        let max = if self.ts_enabled { 3 } else { 4 };
+        let blocks =
+            (usize::from(self.dsack.is_some()) + self.ooo.sack_blocks(max).count()).min(max);
+        let extra = if blocks > 0 { 4 + 8 * blocks } else { 0 };
+        self.mss.saturating_sub(extra).max(1)
+    }
+
     /// Send retransmissions and new data; returns whether anything went.
     fn send_data(
         &mut self,
@@ -251,7 +268,7 @@ impl TcpConnection {
         stats: &mut TcpStats,
         out: &mut Vec<PacketBuffer>,
     ) -> bool {
-        let mss = self.mss.max(1);
+        let mss = self.seg_mss();
         let mut sent = false;
         // RFC 5681 4.1: restart from at most the initial window after an
         // idle period longer than the RTO.
@@ -384,7 +401,8 @@ impl TcpConnection {
         self.send_range(start, len, false, now, env, stats, out);
         self.snd_nxt += len;
         if self.sack_enabled {
-            self.rack.on_send_new(start, self.snd_nxt, self.mss, now);
+            let mss = self.seg_mss();
+            self.rack.on_send_new(start, self.snd_nxt, mss, now);
         }
     }
 
@@ -401,7 +419,7 @@ impl TcpConnection {
         if self.recovery.is_some() || self.rack.tlp.is_some() || self.flight() == 0 {
             return false;
         }
-        let mss = self.mss.max(1);
+        let mss = self.seg_mss();
         let tx_end = self.tx_seq() + self.tx.len();
         let end = match self.fin_seq() {
             Some(f) => f + 1,
@@ -507,6 +525,8 @@ impl TcpConnection {
         } else {
             None
         };
+        // Before the DSACK is taken below: the segment size allows for it.
+        let seg_mss = self.seg_mss();
         let mut sack_ranges = [None; 4];
         if self.sack_enabled && !spec.syn && spec.control != TcpControl::Rst {
             let max = if timestamp.is_some() { 3 } else { 4 };
@@ -580,7 +600,7 @@ impl TcpConnection {
             &dst,
             false,
         );
-        let gso = spec.data_len > self.mss && env.gso_max > 0;
+        let gso = spec.data_len > seg_mss && env.gso_max > 0;
         if gso {
             let (gso_type, l3) = if dst.is_ipv4() {
                 (GsoType::TcpV4, 20)
@@ -591,14 +611,14 @@ impl TcpConnection {
                 gso_type,
                 needs_csum: !env.csum_offload,
                 csum_offset: 16,
-                mss: self.mss as u16,
+                mss: seg_mss as u16,
                 l3_hdr_len: l3,
                 max_size: SOFTWARE_GSO_MAX_SIZE as u32,
             });
         } else if !env.csum_offload {
             TcpPacket::new_unchecked(pkt.as_mut_slice()).fill_checksum(&src, &dst);
         }
-        let segs = spec.data_len.div_ceil(self.mss.max(1)).max(1) as u64;
+        let segs = spec.data_len.div_ceil(seg_mss).max(1) as u64;
         self.counters.segs_out += segs;
         stats.segs_out += segs;
         if ack_number.is_some() {
