@@ -25,6 +25,7 @@ use crate::wire::IpProtocol;
 
 impl Stack {
     /// Receive an IPv6 packet on NIC `i` (Ethernet header already pulled).
+    #[inline(always)]
     pub(crate) fn process_ipv6(&mut self, i: usize, mut pkt: PacketBuffer, now: Instant) {
         let repr = match Ipv6Packet::new_checked(pkt.as_slice()).and_then(|p| Ipv6Repr::parse(&p)) {
             Ok(r) => r,
