@@ -246,6 +246,8 @@ pub struct Stack {
     /// Local IPv4 addresses of every NIC (weak host model, RFC 1122
     /// 3.3.4.2), kept contiguous for the per-packet check.
     pub(crate) local_v4: Vec<Ipv4Addr>,
+    /// `local_v4` as a filter: most addresses a router sees are not ours.
+    pub(crate) local_v4_filter: address::AddrFilter,
     /// TCP listeners, connections, settings and timers.
     pub(crate) tcp: crate::transport::tcp::TcpTable,
 }
@@ -290,6 +292,7 @@ impl Stack {
             events: VecDeque::new(),
             handoff: VecDeque::new(),
             local_v4: Vec::new(),
+            local_v4_filter: address::AddrFilter::default(),
             tcp: Default::default(),
             config,
         }
@@ -421,6 +424,7 @@ impl Stack {
             IpNet::V4(n) => {
                 nic.addrs.add_v4(n, behavior).map_err(StackError::Address)?;
                 self.local_v4.push(n.addr());
+                self.local_v4_filter.insert_v4(n.addr());
             }
             IpNet::V6(n) => {
                 let dad = dad && dad_transmits > 0;
@@ -472,6 +476,11 @@ impl Stack {
         };
         if let IpAddr::V4(a) = addr {
             self.local_v4.retain(|x| *x != a);
+            let mut f = address::AddrFilter::default();
+            for x in &self.local_v4 {
+                f.insert_v4(*x);
+            }
+            self.local_v4_filter = f;
         }
         if let Some(net) = net {
             let still_used = self.nics.iter().any(|n| match net {
@@ -509,7 +518,7 @@ impl Stack {
     }
 
     /// The FIB the per-packet path reads.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn fib(&self) -> &Fib {
         self.routes.fib()
     }
@@ -565,12 +574,13 @@ impl Stack {
     }
 
     /// Whether `a` is one of our IPv4 addresses (on any NIC).
-    #[inline]
+    #[inline(always)]
     pub fn is_local_v4(&self, a: Ipv4Addr) -> bool {
-        self.local_v4.contains(&a)
+        self.local_v4_filter.may_contain_v4(a) && self.local_v4.contains(&a)
     }
 
     /// Whether `a` is one of our (non-tentative) IPv6 addresses.
+    #[inline(always)]
     pub fn is_local_v6(&self, a: &Ipv6Addr) -> bool {
         self.nics.iter().any(|n| n.addrs.has_v6(a))
     }
@@ -729,6 +739,7 @@ impl Stack {
     /// entry point of the receive path, called by [`Stack::poll`] for every
     /// frame a link returns, and by tests and workers that read links
     /// themselves.
+    #[inline(never)]
     pub fn deliver_network_packet(&mut self, nic: usize, pkt: PacketBuffer, now: Instant) {
         self.process_ethernet(nic, pkt, now);
     }
