@@ -248,6 +248,9 @@ pub struct Stack {
     pub(crate) local_v4: Vec<Ipv4Addr>,
     /// `local_v4` as a filter: most addresses a router sees are not ours.
     pub(crate) local_v4_filter: address::AddrFilter,
+    /// Every NIC's IPv6 addresses (any state) as a filter, for the same
+    /// reason. Both are rebuilt by `refresh_local_filters`.
+    pub(crate) local_v6_filter: address::AddrFilter,
     /// TCP listeners, connections, settings and timers.
     pub(crate) tcp: crate::transport::tcp::TcpTable,
 }
@@ -293,6 +296,7 @@ impl Stack {
             handoff: VecDeque::new(),
             local_v4: Vec::new(),
             local_v4_filter: address::AddrFilter::default(),
+            local_v6_filter: address::AddrFilter::default(),
             tcp: Default::default(),
             config,
         }
@@ -331,7 +335,24 @@ impl Stack {
                 .add_v6(net, PrimaryEndpointBehavior::CanBePrimary, false);
         }
         self.nics.push(nic);
+        self.refresh_local_filters();
         id
+    }
+
+    /// Rebuild the local-address filters after any address change.
+    pub(crate) fn refresh_local_filters(&mut self) {
+        let mut v4 = address::AddrFilter::default();
+        for a in &self.local_v4 {
+            v4.insert_v4(*a);
+        }
+        let mut v6 = address::AddrFilter::default();
+        for n in &self.nics {
+            for e in n.addrs.v6() {
+                v6.insert_v6(&e.net.addr());
+            }
+        }
+        self.local_v4_filter = v4;
+        self.local_v6_filter = v6;
     }
 
     /// The NICs.
@@ -424,7 +445,6 @@ impl Stack {
             IpNet::V4(n) => {
                 nic.addrs.add_v4(n, behavior).map_err(StackError::Address)?;
                 self.local_v4.push(n.addr());
-                self.local_v4_filter.insert_v4(n.addr());
             }
             IpNet::V6(n) => {
                 let dad = dad && dad_transmits > 0;
@@ -440,6 +460,7 @@ impl Stack {
                 }
             }
         }
+        self.refresh_local_filters();
         if net.prefix_len() < net.max_prefix_len() {
             self.add_route(Route {
                 prefix: net.trunc(),
@@ -476,12 +497,8 @@ impl Stack {
         };
         if let IpAddr::V4(a) = addr {
             self.local_v4.retain(|x| *x != a);
-            let mut f = address::AddrFilter::default();
-            for x in &self.local_v4 {
-                f.insert_v4(*x);
-            }
-            self.local_v4_filter = f;
         }
+        self.refresh_local_filters();
         if let Some(net) = net {
             let still_used = self.nics.iter().any(|n| match net {
                 IpNet::V4(p) => n.addrs.v4().iter().any(|e| e.net.trunc() == p.trunc()),
@@ -582,7 +599,7 @@ impl Stack {
     /// Whether `a` is one of our (non-tentative) IPv6 addresses.
     #[inline(always)]
     pub fn is_local_v6(&self, a: &Ipv6Addr) -> bool {
-        self.nics.iter().any(|n| n.addrs.has_v6(a))
+        self.local_v6_filter.may_contain_v6(a) && self.nics.iter().any(|n| n.addrs.has_v6(a))
     }
 
     /// Whether `a` is one of our addresses.
