@@ -364,6 +364,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn filter_has_no_false_negatives_and_rebuilds_on_removal() {
+        let mut f = AddrFilter::default();
+        let v4: Vec<Ipv4Addr> = (0..200u32)
+            .map(|n| Ipv4Addr::from(0xc612_0000 + n * 7))
+            .collect();
+        let v6: Vec<Ipv6Addr> = (0..200u128)
+            .map(|n| Ipv6Addr::from((0x2001_0002u128 << 96) | n))
+            .collect();
+        for a in &v4 {
+            f.insert_v4(*a);
+        }
+        for a in &v6 {
+            f.insert_v6(a);
+        }
+        assert!(v4.iter().all(|a| f.may_contain_v4(*a)));
+        assert!(v6.iter().all(|a| f.may_contain_v6(a)));
+        // One address: almost everything else is answered "no".
+        let mut one = AddrFilter::default();
+        one.insert_v4(v4[0]);
+        let hits = (1..10_000u32)
+            .filter(|n| one.may_contain_v4(Ipv4Addr::from(0xc613_0000 + n)))
+            .count();
+        assert!(hits < 200, "{hits} false positives in 10000");
+
+        let mut set = AddressSet::default();
+        let net: Ipv4Net = "198.18.0.1/24".parse().unwrap();
+        set.add_v4(net, PrimaryEndpointBehavior::CanBePrimary)
+            .unwrap();
+        assert!(set.has_v4(net.addr()));
+        assert!(set.is_subnet_broadcast_v4(Ipv4Addr::new(198, 18, 0, 255)));
+        assert!(set.remove_v4(net.addr()));
+        assert!(!set.has_v4(net.addr()));
+        assert!(!set.is_subnet_broadcast_v4(Ipv4Addr::new(198, 18, 0, 255)));
+        let n6: Ipv6Net = "2001:2::1/64".parse().unwrap();
+        set.add_v6(n6, PrimaryEndpointBehavior::CanBePrimary, true)
+            .unwrap();
+        assert_eq!(set.state_v6(&n6.addr()), Some(AddressState::Tentative));
+        assert!(set.confirm_v6(n6.addr()));
+        assert!(set.has_v6(&n6.addr()));
+        assert!(set.remove_v6(n6.addr()));
+        assert_eq!(set.state_v6(&n6.addr()), None);
+    }
+
+    #[test]
     fn primary_selection_follows_behaviour() {
         let mut s = AddressSet::default();
         s.add_v4(

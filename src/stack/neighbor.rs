@@ -1516,6 +1516,37 @@ mod tests {
     }
 
     #[test]
+    fn remembered_hit_never_outlives_a_change() {
+        let mut c = cache();
+        let (a, b) = (ip(1), ip(2));
+        reachable(&mut c, a, ms(0));
+        // Remembered: REACHABLE lookups change nothing.
+        assert_eq!(c.lookup(a, ms(1)), Some(MAC_A));
+        assert_eq!(c.lookup(a, ms(2)), Some(MAC_A));
+        // Aging to STALE (poll) must not leave the remembered answer
+        // standing: the next lookup moves the entry to DELAY.
+        let rt = c.reachable_time();
+        poll(&mut c, ms(0) + rt);
+        assert_eq!(state(&c, a), Some(NeighborState::Stale));
+        assert_eq!(c.lookup(a, ms(0) + rt), Some(MAC_A));
+        assert_eq!(state(&c, a), Some(NeighborState::Delay));
+        // A new MAC (override) is seen at once.
+        let r = c.handle_advertisement(a, Some(MAC_B), UNSOLICITED_OVERRIDE, ms(0) + rt);
+        assert!(r.is_empty());
+        assert_eq!(c.lookup(a, ms(0) + rt), Some(MAC_B));
+        // Removal and clearing forget it.
+        assert!(c.remove(a).is_empty());
+        assert_eq!(c.lookup(a, ms(0) + rt), None);
+        assert!(c.add_static(b, MAC_A).is_empty());
+        assert_eq!(c.lookup(b, ms(0)), Some(MAC_A));
+        assert!(c.clear().is_empty());
+        assert_eq!(c.lookup(b, ms(0)), None);
+        // An INCOMPLETE entry is never remembered.
+        assert!(matches!(c.enqueue(a, 7, ms(0)), Enqueued::Queued { .. }));
+        assert_eq!(c.lookup(a, ms(0)), None);
+    }
+
+    #[test]
     fn confirmation_in_delay_avoids_probing() {
         let mut c = cache();
         stale(&mut c, ip(1), ms(0));
