@@ -51,7 +51,7 @@ enum Storage {
 }
 
 impl Storage {
-    #[inline]
+    #[inline(always)]
     fn bytes(&self) -> &[u8] {
         match self {
             Storage::Heap(b) => b,
@@ -59,7 +59,7 @@ impl Storage {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn bytes_mut(&mut self) -> &mut [u8] {
         match self {
             Storage::Heap(b) => b,
@@ -67,7 +67,7 @@ impl Storage {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn len(&self) -> usize {
         match self {
             Storage::Heap(b) => b.len(),
@@ -186,20 +186,20 @@ impl PacketBuffer {
     }
 
     /// The valid bytes.
-    #[inline]
+    #[inline(always)]
     pub fn as_slice(&self) -> &[u8] {
         &self.storage.bytes()[self.head..self.tail]
     }
 
     /// The valid bytes, mutably.
-    #[inline]
+    #[inline(always)]
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         let (h, t) = (self.head, self.tail);
         &mut self.storage.bytes_mut()[h..t]
     }
 
     /// Number of valid bytes.
-    #[inline]
+    #[inline(always)]
     pub fn len(&self) -> usize {
         self.tail - self.head
     }
@@ -229,7 +229,7 @@ impl PacketBuffer {
     }
 
     /// Grow the data by `n` bytes at the front and return them (push a header).
-    #[inline]
+    #[inline(always)]
     pub fn prepend(&mut self, n: usize) -> &mut [u8] {
         if n > self.head {
             self.regrow(n - self.head + DEFAULT_HEADROOM, 0);
@@ -240,7 +240,7 @@ impl PacketBuffer {
     }
 
     /// Drop `n` bytes from the front (pull a parsed header); clamps to the length.
-    #[inline]
+    #[inline(always)]
     pub fn advance(&mut self, n: usize) {
         self.head += n.min(self.len());
     }
@@ -265,7 +265,7 @@ impl PacketBuffer {
     }
 
     /// Shorten the data to `len` bytes (no effect if already shorter).
-    #[inline]
+    #[inline(always)]
     pub fn truncate(&mut self, len: usize) {
         if len < self.len() {
             self.tail = self.head + len;

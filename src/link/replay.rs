@@ -138,9 +138,10 @@ impl LinkEndpoint for ReplayLink {
     fn write_packets(&mut self, batch: &mut PacketBatch, _now: Instant) -> usize {
         let n = batch.len();
         self.stats.tx_batches += 1;
+        self.stats.tx_frames += n as u64;
         let mut free = self.pool.lock();
+        free.reserve(n);
         for p in batch.drain(..) {
-            self.stats.tx_frames += 1;
             self.stats.tx_bytes += p.len() as u64;
             let s = p.into_storage();
             // Frames the stack allocated itself (ICMP errors, ...) are
@@ -153,23 +154,30 @@ impl LinkEndpoint for ReplayLink {
     }
 
     fn read_packets(&mut self, batch: &mut PacketBatch, budget: usize, _now: Instant) -> usize {
-        if self.templates.is_empty() {
+        let count = self.templates.len();
+        if count == 0 {
             return 0;
         }
         let n = (budget as u64).min(self.remaining) as usize;
         let mut free = self.pool.lock();
+        batch.reserve(n);
         for _ in 0..n {
-            let t = &self.templates[self.next];
-            self.next = (self.next + 1) % self.templates.len();
+            let Some(t) = self.templates.get(self.next) else {
+                break;
+            };
+            self.next += 1;
+            if self.next == count {
+                self.next = 0;
+            }
             let mut storage = free
                 .pop()
                 .unwrap_or_else(|| vec![0u8; self.frame_size].into_boxed_slice());
-            storage[DEFAULT_HEADROOM..DEFAULT_HEADROOM + t.len()].copy_from_slice(t);
-            batch.push(PacketBuffer::from_storage(
-                storage,
-                DEFAULT_HEADROOM,
-                DEFAULT_HEADROOM + t.len(),
-            ));
+            let end = DEFAULT_HEADROOM + t.len();
+            // Every template fits: frame_size covers the longest.
+            if let Some(dma) = storage.get_mut(DEFAULT_HEADROOM..end) {
+                dma.copy_from_slice(t);
+            }
+            batch.push(PacketBuffer::from_storage(storage, DEFAULT_HEADROOM, end));
         }
         if self.remaining != u64::MAX {
             self.remaining -= n as u64;

@@ -20,6 +20,17 @@ use crate::wire::icmpv4::{Icmpv4DstUnreachable, Icmpv4TimeExceeded};
 use crate::wire::icmpv6::{Icmpv6DstUnreachable, Icmpv6TimeExceeded};
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
+use crate::wire::{EtherType, EthernetAddress};
+
+/// What the forwarding decision left to do with the packet.
+enum Verdict {
+    /// Dropped (counted) or answered with an ICMP error: free the buffer.
+    Consumed,
+    /// The egress MTU holds it and the next hop's MAC is known: queue it.
+    Transmit { nic: usize, mac: EthernetAddress },
+    /// The general output path: fragmentation or neighbor resolution.
+    Output { nic: usize, next_hop: IpAddr },
+}
 
 /// Whether `a` is in 169.254.0.0/16, which routers must not forward
 /// (RFC 3927 2.7).
@@ -31,53 +42,74 @@ fn is_link_local_v4(a: Ipv4Addr) -> bool {
 impl Stack {
     /// Forward an IPv4 packet received on NIC `i` (validated by
     /// `process_ipv4`; the buffer starts at the IP header).
+    #[inline(always)]
     pub(crate) fn forward_ipv4(&mut self, i: usize, mut pkt: PacketBuffer, now: Instant) {
+        match self.forward_ipv4_verdict(i, &mut pkt, now) {
+            Verdict::Consumed => {}
+            Verdict::Transmit { nic, mac } => {
+                self.dispatch_ethernet(nic, pkt, mac, EtherType::Ipv4)
+            }
+            Verdict::Output { nic, next_hop } => self.output_ip_outlined(nic, next_hop, pkt, now),
+        }
+    }
+
+    #[inline(always)]
+    fn forward_ipv4_verdict(&mut self, i: usize, pkt: &mut PacketBuffer, now: Instant) -> Verdict {
         let view = Ipv4Packet::new_unchecked(pkt.as_slice());
         let (src, dst, ttl) = (view.src_addr(), view.dst_addr(), view.hop_limit());
         let (dont_frag, total_len) = (view.dont_frag(), usize::from(view.total_len()));
         // RFC 3927 2.7: link-local packets stay on their link.
         if is_link_local_v4(src) || is_link_local_v4(dst) || src.is_unspecified() {
-            return self.drop_packet(DropReason::NotForwardable);
+            self.drop_packet(DropReason::NotForwardable);
+            return Verdict::Consumed;
         }
         // RFC 1812 5.3.1: a packet whose TTL would reach zero is discarded
         // with ICMP time exceeded (code 0).
         if ttl <= 1 {
             self.drop_packet(DropReason::TtlExceeded);
-            return self.send_icmpv4_time_exceeded_for(&pkt, Icmpv4TimeExceeded::TtlExpired, now);
+            self.send_icmpv4_time_exceeded_for(pkt, Icmpv4TimeExceeded::TtlExpired, now);
+            return Verdict::Consumed;
         }
         let (e, next_hop) = match self.fib().lookup_v4(dst).map(|r| r.next_hop) {
             Some(NextHop::Connected { nic }) => (nic.0 as usize, IpAddr::V4(dst)),
             Some(NextHop::Gateway { nic, gateway }) => (nic.0 as usize, gateway),
-            Some(NextHop::Blackhole) => return self.drop_packet(DropReason::BlackholeRoute),
+            Some(NextHop::Blackhole) => {
+                self.drop_packet(DropReason::BlackholeRoute);
+                return Verdict::Consumed;
+            }
             Some(NextHop::Unreachable) => {
                 self.drop_packet(DropReason::UnreachableRoute);
-                return self.send_icmpv4_dst_unreachable(
+                self.send_icmpv4_dst_unreachable(
                     i,
-                    &pkt,
+                    pkt,
                     Icmpv4DstUnreachable::HostUnreachable,
                     0,
                     now,
                 );
+                return Verdict::Consumed;
             }
             None => {
                 // RFC 1812 5.2.7.1: no route → destination unreachable, net.
                 self.drop_packet(DropReason::NoRoute);
-                return self.send_icmpv4_dst_unreachable(
+                self.send_icmpv4_dst_unreachable(
                     i,
-                    &pkt,
+                    pkt,
                     Icmpv4DstUnreachable::NetUnreachable,
                     0,
                     now,
                 );
+                return Verdict::Consumed;
             }
         };
         let Some(egress) = self.nics.get(e) else {
-            return self.drop_packet(DropReason::NoRoute);
+            self.drop_packet(DropReason::NoRoute);
+            return Verdict::Consumed;
         };
         // A directed broadcast for the egress subnet is not forwarded by
         // default (RFC 2644).
         if egress.addrs.is_subnet_broadcast_v4(dst) {
-            return self.drop_packet(DropReason::NotForwardable);
+            self.drop_packet(DropReason::NotForwardable);
+            return Verdict::Consumed;
         }
         let mtu = egress.mtu;
         if total_len > mtu && dont_frag {
@@ -85,84 +117,129 @@ impl Stack {
             // with the next-hop MTU.
             self.drop_packet(DropReason::MtuExceeded);
             let mtu16 = u16::try_from(mtu).unwrap_or(u16::MAX);
-            return self.send_icmpv4_dst_unreachable(
+            self.send_icmpv4_dst_unreachable(
                 i,
-                &pkt,
+                pkt,
                 Icmpv4DstUnreachable::FragRequired,
                 mtu16,
                 now,
             );
+            return Verdict::Consumed;
         }
+        // RFC 1812 5.3.1 / RFC 1624: TTL - 1, checksum patched.
         Ipv4Packet::new_unchecked(pkt.as_mut_slice()).decrement_hop_limit();
         self.stats.ip_forwarded += 1;
         // Larger packets without DF are fragmented by output_ip.
-        self.output_ip(e, next_hop, pkt, now);
+        if pkt.len() > mtu {
+            return Verdict::Output { nic: e, next_hop };
+        }
+        // What output_ip does for a packet that fits, up to the neighbor
+        // lookup; an unresolved next hop takes the general path (a lookup
+        // that finds no MAC changes nothing, so it may be repeated there).
+        pkt.gso = None;
+        // (A next hop of the other family takes the general path too.)
+        let IpAddr::V4(a) = next_hop else {
+            return Verdict::Output { nic: e, next_hop };
+        };
+        match self.next_hop_mac_v4(e, a, now) {
+            Some(mac) => Verdict::Transmit { nic: e, mac },
+            None => Verdict::Output { nic: e, next_hop },
+        }
     }
 
     /// Forward an IPv6 packet received on NIC `i`.
+    #[inline(always)]
     pub(crate) fn forward_ipv6(&mut self, i: usize, mut pkt: PacketBuffer, now: Instant) {
+        match self.forward_ipv6_verdict(i, &mut pkt, now) {
+            Verdict::Consumed => {}
+            Verdict::Transmit { nic, mac } => {
+                self.dispatch_ethernet(nic, pkt, mac, EtherType::Ipv6)
+            }
+            Verdict::Output { nic, next_hop } => self.output_ip_outlined(nic, next_hop, pkt, now),
+        }
+    }
+
+    #[inline(always)]
+    fn forward_ipv6_verdict(&mut self, i: usize, pkt: &mut PacketBuffer, now: Instant) -> Verdict {
         let view = Ipv6Packet::new_unchecked(pkt.as_slice());
         let (src, dst, hop_limit) = (view.src_addr(), view.dst_addr(), view.hop_limit());
         // RFC 4291 2.5.6: link-local source or destination never leaves the link;
         // the unspecified source must not be forwarded (RFC 4291 2.5.2).
         if is_link_local_v6(&src) || is_link_local_v6(&dst) || src.is_unspecified() {
-            return self.drop_packet(DropReason::NotForwardable);
+            self.drop_packet(DropReason::NotForwardable);
+            return Verdict::Consumed;
         }
         // RFC 8200 3 / RFC 4443 3.3: hop limit exhausted → time exceeded.
         if hop_limit <= 1 {
             self.drop_packet(DropReason::TtlExceeded);
-            return self.send_icmpv6_error(
+            self.send_icmpv6_error(
                 i,
-                &pkt,
+                pkt,
                 crate::network::icmp::Icmpv6Error::TimeExceeded(
                     Icmpv6TimeExceeded::HopLimitExceeded,
                 ),
                 now,
             );
+            return Verdict::Consumed;
         }
         let (e, next_hop) = match self.fib().lookup_v6(dst).map(|r| r.next_hop) {
             Some(NextHop::Connected { nic }) => (nic.0 as usize, IpAddr::V6(dst)),
             Some(NextHop::Gateway { nic, gateway }) => (nic.0 as usize, gateway),
-            Some(NextHop::Blackhole) => return self.drop_packet(DropReason::BlackholeRoute),
+            Some(NextHop::Blackhole) => {
+                self.drop_packet(DropReason::BlackholeRoute);
+                return Verdict::Consumed;
+            }
             Some(NextHop::Unreachable) => {
                 self.drop_packet(DropReason::UnreachableRoute);
-                return self.send_icmpv6_error(
+                self.send_icmpv6_error(
                     i,
-                    &pkt,
+                    pkt,
                     crate::network::icmp::Icmpv6Error::DstUnreachable(
                         Icmpv6DstUnreachable::AddrUnreachable,
                     ),
                     now,
                 );
+                return Verdict::Consumed;
             }
             None => {
                 self.drop_packet(DropReason::NoRoute);
-                return self.send_icmpv6_error(
+                self.send_icmpv6_error(
                     i,
-                    &pkt,
+                    pkt,
                     crate::network::icmp::Icmpv6Error::DstUnreachable(
                         Icmpv6DstUnreachable::NoRoute,
                     ),
                     now,
                 );
+                return Verdict::Consumed;
             }
         };
         let Some(egress) = self.nics.get(e) else {
-            return self.drop_packet(DropReason::NoRoute);
+            self.drop_packet(DropReason::NoRoute);
+            return Verdict::Consumed;
         };
         let mtu = egress.mtu;
         if pkt.len() > mtu {
             // RFC 8200 5: routers never fragment; RFC 4443 3.2 packet too big.
             self.drop_packet(DropReason::MtuExceeded);
-            return self.send_icmpv6_error(
+            self.send_icmpv6_error(
                 i,
-                &pkt,
+                pkt,
                 crate::network::icmp::Icmpv6Error::PacketTooBig(mtu as u32),
                 now,
             );
+            return Verdict::Consumed;
         }
         Ipv6Packet::new_unchecked(pkt.as_mut_slice()).decrement_hop_limit();
         self.stats.ip_forwarded += 1;
-        self.output_ip(e, next_hop, pkt, now);
+        // output_ip for a packet that fits (see forward_ipv4_verdict).
+        pkt.gso = None;
+        let IpAddr::V6(a) = next_hop else {
+            return Verdict::Output { nic: e, next_hop };
+        };
+        match self.next_hop_mac_v6(e, a, now) {
+            Some(mac) => Verdict::Transmit { nic: e, mac },
+            None => Verdict::Output { nic: e, next_hop },
+        }
     }
 }

@@ -18,7 +18,7 @@ use crate::network::L4Info;
 use crate::stack::{DropReason, Stack};
 use crate::time::Instant;
 use crate::wire::icmpv4::{Icmpv4DstUnreachable, Icmpv4TimeExceeded};
-use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr};
+use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::{Error as WireError, IpProtocol};
 
 /// The all-hosts group every IPv4 host belongs to (RFC 1112 4).
@@ -26,24 +26,23 @@ const ALL_HOSTS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 1);
 
 impl Stack {
     /// Receive an IPv4 packet on NIC `i` (Ethernet header already pulled).
+    #[inline(always)]
     pub(crate) fn process_ipv4(&mut self, i: usize, mut pkt: PacketBuffer, now: Instant) {
-        let verify = !self.nics[i]
-            .caps
-            .contains(Capabilities::RX_CHECKSUM_OFFLOAD);
-        let repr = match Ipv4Packet::new_checked(pkt.as_slice())
-            .and_then(|p| Ipv4Repr::parse(&p, verify))
-        {
-            Ok(r) => r,
+        let nic = &self.nics[i];
+        let verify = !nic.caps.contains(Capabilities::RX_CHECKSUM_OFFLOAD);
+        // The checks of `Ipv4Repr::parse`, without building the repr.
+        let view = Ipv4Packet::new_unchecked(pkt.as_slice());
+        match view.validate(verify) {
+            Ok(()) => {}
             Err(WireError::Checksum) => return self.drop_packet(DropReason::Ipv4BadChecksum),
             Err(_) => return self.drop_packet(DropReason::Ipv4Malformed),
-        };
+        }
+        let (src, dst) = (view.src_addr(), view.dst_addr());
         // RFC 791 3.1: total length bounds the datagram; the rest is padding.
-        let total_len = Ipv4Packet::new_unchecked(pkt.as_slice()).total_len();
+        let total_len = view.total_len();
         pkt.truncate(usize::from(total_len));
         self.stats.ip_rx += 1;
 
-        let (src, dst) = (repr.src_addr, repr.dst_addr);
-        let nic = &self.nics[i];
         // RFC 1812 5.3.7 / RFC 1122 3.2.1.3: a source must be a unicast host
         // address; loopback addresses never appear on a link.
         if src.is_multicast()

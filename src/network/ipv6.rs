@@ -19,20 +19,23 @@ use crate::stack::address::{AddressState, ALL_NODES_V6, ALL_ROUTERS_V6};
 use crate::stack::{DropReason, Stack};
 use crate::time::Instant;
 use crate::wire::icmpv6::Icmpv6ParamProblem;
-use crate::wire::ipv6::{Ipv6Packet, Ipv6Repr};
+use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::ipv6ext::{walk_ext_headers, ExtHeaderError};
 use crate::wire::IpProtocol;
 
 impl Stack {
     /// Receive an IPv6 packet on NIC `i` (Ethernet header already pulled).
+    #[inline(always)]
     pub(crate) fn process_ipv6(&mut self, i: usize, mut pkt: PacketBuffer, now: Instant) {
-        let repr = match Ipv6Packet::new_checked(pkt.as_slice()).and_then(|p| Ipv6Repr::parse(&p)) {
-            Ok(r) => r,
-            Err(_) => return self.drop_packet(DropReason::Ipv6Malformed),
-        };
-        pkt.truncate(40 + repr.payload_len);
+        // The checks of `Ipv6Repr::parse`, without building the repr.
+        let view = Ipv6Packet::new_unchecked(pkt.as_slice());
+        if view.validate().is_err() {
+            return self.drop_packet(DropReason::Ipv6Malformed);
+        }
+        let (src, dst) = (view.src_addr(), view.dst_addr());
+        let payload_len = usize::from(view.payload_len());
+        pkt.truncate(40 + payload_len);
         self.stats.ip_rx += 1;
-        let (src, dst) = (repr.src_addr, repr.dst_addr);
         // RFC 4291 2.7: multicast is never a source; loopback never on a link
         // (RFC 4291 2.5.3).
         if src.is_multicast() || src.is_loopback() || dst.is_loopback() {
@@ -55,7 +58,7 @@ impl Stack {
             Some(AddressState::Permanent) => return self.process_ipv6_local(i, pkt, now),
             Some(AddressState::Tentative) => {
                 // RFC 4862 5.4: only DAD-related NDP reaches a tentative address.
-                if repr.next_header == IpProtocol::Icmpv6 {
+                if Ipv6Packet::new_unchecked(pkt.as_slice()).next_header() == IpProtocol::Icmpv6 {
                     return self.process_ipv6_local(i, pkt, now);
                 }
                 return self.drop_packet(DropReason::NdpTargetNotOurs);

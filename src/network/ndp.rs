@@ -290,6 +290,7 @@ impl Stack {
         nic.dad.retain(|d| d.addr != addr);
         nic.addrs.remove_v6(addr);
         let id = nic.id;
+        self.refresh_local_filters();
         self.events
             .push_back(StackEvent::DadFailed { nic: id, addr });
     }

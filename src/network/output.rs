@@ -178,6 +178,10 @@ impl Stack {
     /// Send an IP packet (header included) out of NIC `i` towards
     /// `next_hop`, cutting it to the MTU first: software GSO when it carries
     /// GSO metadata, else fragmentation (IPv4 without DF; IPv6 at the source).
+    ///
+    /// The common case, a packet that fits, is inlined into its callers
+    /// (the forwarding path among them); cutting is out of line.
+    #[inline(always)]
     pub(crate) fn output_ip(
         &mut self,
         i: usize,
@@ -190,6 +194,26 @@ impl Stack {
             pkt.gso = None;
             return self.resolve_and_queue(i, next_hop, pkt, now);
         }
+        self.output_ip_cut(i, next_hop, pkt, now)
+    }
+
+    /// [`Stack::output_ip`] as a call rather than inlined, for the
+    /// forwarding path's rare cases (fragmentation, unresolved next hop).
+    #[inline(never)]
+    pub(crate) fn output_ip_outlined(
+        &mut self,
+        i: usize,
+        next_hop: IpAddr,
+        pkt: PacketBuffer,
+        now: Instant,
+    ) {
+        self.output_ip(i, next_hop, pkt, now)
+    }
+
+    /// [`Stack::output_ip`] for a packet above the MTU of NIC `i`.
+    #[inline(never)]
+    fn output_ip_cut(&mut self, i: usize, next_hop: IpAddr, mut pkt: PacketBuffer, now: Instant) {
+        let mtu = self.nics[i].mtu;
         if let Some(gso) = pkt.gso.take() {
             let mut segs = Vec::with_capacity(pkt.len() / usize::from(gso.mss.max(1)) + 1);
             match crate::gso::segment(pkt, &gso, &mut segs) {
@@ -303,6 +327,7 @@ impl Stack {
 
     /// Find the next hop's MAC and queue the frame, or park the packet in
     /// the neighbor cache and solicit (RFC 826, RFC 4861 7.2.2).
+    #[inline(always)]
     pub(crate) fn resolve_and_queue(
         &mut self,
         i: usize,
@@ -310,41 +335,61 @@ impl Stack {
         pkt: PacketBuffer,
         now: Instant,
     ) {
-        let needs_resolution = self.nics[i]
-            .caps
-            .contains(Capabilities::RESOLUTION_REQUIRED);
         match next_hop {
-            IpAddr::V4(a) => {
-                let mac = if a.is_broadcast() || self.nics[i].addrs.is_subnet_broadcast_v4(a) {
-                    Some(EthernetAddress::BROADCAST)
-                } else if a.is_multicast() {
-                    Some(EthernetAddress::from_ipv4_multicast(&a))
-                } else if !needs_resolution {
-                    Some(EthernetAddress::BROADCAST)
-                } else {
-                    self.nics[i].arp.lookup(a, now)
-                };
-                match mac {
-                    Some(mac) => self.dispatch_ethernet(i, pkt, mac, EtherType::Ipv4),
-                    None => self.park_v4(i, a, pkt, now),
-                }
-            }
-            IpAddr::V6(a) => {
-                let mac = if a.is_multicast() {
-                    Some(EthernetAddress::from_ipv6_multicast(&a))
-                } else if !needs_resolution {
-                    Some(EthernetAddress::BROADCAST)
-                } else {
-                    self.nics[i].ndp.lookup(a, now)
-                };
-                match mac {
-                    Some(mac) => self.dispatch_ethernet(i, pkt, mac, EtherType::Ipv6),
-                    None => self.park_v6(i, a, pkt, now),
-                }
-            }
+            IpAddr::V4(a) => match self.next_hop_mac_v4(i, a, now) {
+                Some(mac) => self.dispatch_ethernet(i, pkt, mac, EtherType::Ipv4),
+                None => self.park_v4(i, a, pkt, now),
+            },
+            IpAddr::V6(a) => match self.next_hop_mac_v6(i, a, now) {
+                Some(mac) => self.dispatch_ethernet(i, pkt, mac, EtherType::Ipv6),
+                None => self.park_v6(i, a, pkt, now),
+            },
         }
     }
 
+    /// The MAC of IPv4 next hop `a` on NIC `i`: broadcast for (directed)
+    /// broadcast addresses and links without resolution, the RFC 1112 6.4
+    /// mapping for multicast, else the ARP cache (`None`: not resolved).
+    #[inline(always)]
+    pub(crate) fn next_hop_mac_v4(
+        &mut self,
+        i: usize,
+        a: Ipv4Addr,
+        now: Instant,
+    ) -> Option<EthernetAddress> {
+        let nic = &mut self.nics[i];
+        if a.is_broadcast() || nic.addrs.is_subnet_broadcast_v4(a) {
+            Some(EthernetAddress::BROADCAST)
+        } else if a.is_multicast() {
+            Some(EthernetAddress::from_ipv4_multicast(&a))
+        } else if !nic.caps.contains(Capabilities::RESOLUTION_REQUIRED) {
+            Some(EthernetAddress::BROADCAST)
+        } else {
+            nic.arp.lookup(a, now)
+        }
+    }
+
+    /// The MAC of IPv6 next hop `a` on NIC `i`: the RFC 2464 7 mapping for
+    /// multicast, broadcast on links without resolution, else the NDP cache
+    /// (`None`: not resolved).
+    #[inline(always)]
+    pub(crate) fn next_hop_mac_v6(
+        &mut self,
+        i: usize,
+        a: Ipv6Addr,
+        now: Instant,
+    ) -> Option<EthernetAddress> {
+        let nic = &mut self.nics[i];
+        if a.is_multicast() {
+            Some(EthernetAddress::from_ipv6_multicast(&a))
+        } else if !nic.caps.contains(Capabilities::RESOLUTION_REQUIRED) {
+            Some(EthernetAddress::BROADCAST)
+        } else {
+            nic.ndp.lookup(a, now)
+        }
+    }
+
+    #[inline(never)]
     fn park_v4(&mut self, i: usize, a: Ipv4Addr, pkt: PacketBuffer, now: Instant) {
         match self.nics[i].arp.enqueue(a, pkt, now) {
             Enqueued::Queued { solicit, dropped } => {
@@ -362,6 +407,7 @@ impl Stack {
         }
     }
 
+    #[inline(never)]
     fn park_v6(&mut self, i: usize, a: Ipv6Addr, pkt: PacketBuffer, now: Instant) {
         match self.nics[i].ndp.enqueue(a, pkt, now) {
             Enqueued::Queued { solicit, dropped } => {

@@ -55,6 +55,62 @@ pub struct AddressSet {
     /// Directed broadcast addresses of the IPv4 subnets (prefixes shorter
     /// than /31), kept so the per-packet check is a scan of plain addresses.
     bcast_v4: Vec<Ipv4Addr>,
+    /// Every address above (IPv4, IPv4 broadcast, IPv6 in any state): the
+    /// membership tests answer "no" from it without a scan for the
+    /// addresses of forwarded traffic, which are none of ours.
+    filter: AddrFilter,
+}
+
+/// A 256-bit Bloom filter with one hash over addresses: [`may_contain`]
+/// is false for every address never inserted except a hash collision's
+/// share (the inserted count / 256), so a membership test that must
+/// usually answer "no" (is this forwarded packet's address one of ours?)
+/// costs one multiply and one bit test instead of a scan. It is rebuilt,
+/// never updated in place, when an address goes away.
+///
+/// [`may_contain`]: AddrFilter::may_contain_v4
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct AddrFilter([u64; 4]);
+
+impl AddrFilter {
+    /// Word and bit of a 64-bit key: the top 8 bits of a Fibonacci hash.
+    #[inline(always)]
+    fn slot(key: u64) -> (usize, u64) {
+        let h = key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56;
+        ((h >> 6) as usize & 3, 1u64 << (h & 63))
+    }
+
+    #[inline(always)]
+    fn key_v6(a: &Ipv6Addr) -> u64 {
+        let b = a.to_bits();
+        (b >> 64) as u64 ^ b as u64
+    }
+
+    /// Insert an IPv4 address.
+    pub(crate) fn insert_v4(&mut self, a: Ipv4Addr) {
+        let (w, m) = Self::slot(u64::from(a.to_bits()));
+        self.0[w] |= m;
+    }
+
+    /// Insert an IPv6 address.
+    pub(crate) fn insert_v6(&mut self, a: &Ipv6Addr) {
+        let (w, m) = Self::slot(Self::key_v6(a));
+        self.0[w] |= m;
+    }
+
+    /// False only if `a` was never inserted.
+    #[inline(always)]
+    pub(crate) fn may_contain_v4(&self, a: Ipv4Addr) -> bool {
+        let (w, m) = Self::slot(u64::from(a.to_bits()));
+        self.0[w] & m != 0
+    }
+
+    /// False only if `a` was never inserted.
+    #[inline(always)]
+    pub(crate) fn may_contain_v6(&self, a: &Ipv6Addr) -> bool {
+        let (w, m) = Self::slot(Self::key_v6(a));
+        self.0[w] & m != 0
+    }
 }
 
 /// Why an address could not be added.
@@ -99,7 +155,7 @@ impl AddressSet {
             behavior,
             state: AddressState::Permanent,
         });
-        self.refresh_bcast();
+        self.refresh();
         Ok(())
     }
 
@@ -126,6 +182,7 @@ impl AddressSet {
                 AddressState::Permanent
             },
         });
+        self.refresh();
         Ok(())
     }
 
@@ -133,23 +190,36 @@ impl AddressSet {
     pub fn remove_v4(&mut self, a: Ipv4Addr) -> bool {
         let before = self.v4.len();
         self.v4.retain(|e| e.net.addr() != a);
-        self.refresh_bcast();
+        self.refresh();
         before != self.v4.len()
     }
 
-    fn refresh_bcast(&mut self) {
+    /// Recompute the broadcast list and the filter after a change.
+    fn refresh(&mut self) {
         self.bcast_v4 = self
             .v4
             .iter()
             .filter(|e| e.net.prefix_len() < 31)
             .map(|e| e.net.broadcast())
             .collect();
+        let mut f = AddrFilter::default();
+        for e in &self.v4 {
+            f.insert_v4(e.net.addr());
+        }
+        for b in &self.bcast_v4 {
+            f.insert_v4(*b);
+        }
+        for e in &self.v6 {
+            f.insert_v6(&e.net.addr());
+        }
+        self.filter = f;
     }
 
     /// Remove an IPv6 address; whether it was present.
     pub fn remove_v6(&mut self, a: Ipv6Addr) -> bool {
         let before = self.v6.len();
         self.v6.retain(|e| e.net.addr() != a);
+        self.refresh();
         before != self.v6.len()
     }
 
@@ -175,25 +245,28 @@ impl AddressSet {
     }
 
     /// Whether `a` is an assigned (usable) IPv4 address of this NIC.
-    #[inline]
+    #[inline(always)]
     pub fn has_v4(&self, a: Ipv4Addr) -> bool {
-        self.v4.iter().any(|e| e.net.addr() == a)
+        self.filter.may_contain_v4(a) && self.v4.iter().any(|e| e.net.addr() == a)
     }
 
     /// Whether `a` is a directed broadcast address of one of our subnets.
-    #[inline]
+    #[inline(always)]
     pub fn is_subnet_broadcast_v4(&self, a: Ipv4Addr) -> bool {
-        self.bcast_v4.contains(&a)
+        self.filter.may_contain_v4(a) && self.bcast_v4.contains(&a)
     }
 
     /// The state of `a` when it is one of our IPv6 addresses.
-    #[inline]
+    #[inline(always)]
     pub fn state_v6(&self, a: &Ipv6Addr) -> Option<AddressState> {
+        if !self.filter.may_contain_v6(a) {
+            return None;
+        }
         self.v6.iter().find(|e| e.net.addr() == *a).map(|e| e.state)
     }
 
     /// Whether `a` is an assigned, non-tentative IPv6 address.
-    #[inline]
+    #[inline(always)]
     pub fn has_v6(&self, a: &Ipv6Addr) -> bool {
         self.state_v6(a) == Some(AddressState::Permanent)
     }
@@ -289,6 +362,50 @@ pub fn link_local_from_mac(mac: &crate::wire::EthernetAddress) -> Ipv6Addr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_has_no_false_negatives_and_rebuilds_on_removal() {
+        let mut f = AddrFilter::default();
+        let v4: Vec<Ipv4Addr> = (0..200u32)
+            .map(|n| Ipv4Addr::from(0xc612_0000 + n * 7))
+            .collect();
+        let v6: Vec<Ipv6Addr> = (0..200u128)
+            .map(|n| Ipv6Addr::from((0x2001_0002u128 << 96) | n))
+            .collect();
+        for a in &v4 {
+            f.insert_v4(*a);
+        }
+        for a in &v6 {
+            f.insert_v6(a);
+        }
+        assert!(v4.iter().all(|a| f.may_contain_v4(*a)));
+        assert!(v6.iter().all(|a| f.may_contain_v6(a)));
+        // One address: almost everything else is answered "no".
+        let mut one = AddrFilter::default();
+        one.insert_v4(v4[0]);
+        let hits = (1..10_000u32)
+            .filter(|n| one.may_contain_v4(Ipv4Addr::from(0xc613_0000 + n)))
+            .count();
+        assert!(hits < 200, "{hits} false positives in 10000");
+
+        let mut set = AddressSet::default();
+        let net: Ipv4Net = "198.18.0.1/24".parse().unwrap();
+        set.add_v4(net, PrimaryEndpointBehavior::CanBePrimary)
+            .unwrap();
+        assert!(set.has_v4(net.addr()));
+        assert!(set.is_subnet_broadcast_v4(Ipv4Addr::new(198, 18, 0, 255)));
+        assert!(set.remove_v4(net.addr()));
+        assert!(!set.has_v4(net.addr()));
+        assert!(!set.is_subnet_broadcast_v4(Ipv4Addr::new(198, 18, 0, 255)));
+        let n6: Ipv6Net = "2001:2::1/64".parse().unwrap();
+        set.add_v6(n6, PrimaryEndpointBehavior::CanBePrimary, true)
+            .unwrap();
+        assert_eq!(set.state_v6(&n6.addr()), Some(AddressState::Tentative));
+        assert!(set.confirm_v6(n6.addr()));
+        assert!(set.has_v6(&n6.addr()));
+        assert!(set.remove_v6(n6.addr()));
+        assert_eq!(set.state_v6(&n6.addr()), None);
+    }
 
     #[test]
     fn primary_selection_follows_behaviour() {

@@ -246,6 +246,11 @@ pub struct Stack {
     /// Local IPv4 addresses of every NIC (weak host model, RFC 1122
     /// 3.3.4.2), kept contiguous for the per-packet check.
     pub(crate) local_v4: Vec<Ipv4Addr>,
+    /// `local_v4` as a filter: most addresses a router sees are not ours.
+    pub(crate) local_v4_filter: address::AddrFilter,
+    /// Every NIC's IPv6 addresses (any state) as a filter, for the same
+    /// reason. Both are rebuilt by `refresh_local_filters`.
+    pub(crate) local_v6_filter: address::AddrFilter,
     /// TCP listeners, connections, settings and timers.
     pub(crate) tcp: crate::transport::tcp::TcpTable,
 }
@@ -290,6 +295,8 @@ impl Stack {
             events: VecDeque::new(),
             handoff: VecDeque::new(),
             local_v4: Vec::new(),
+            local_v4_filter: address::AddrFilter::default(),
+            local_v6_filter: address::AddrFilter::default(),
             tcp: Default::default(),
             config,
         }
@@ -328,7 +335,24 @@ impl Stack {
                 .add_v6(net, PrimaryEndpointBehavior::CanBePrimary, false);
         }
         self.nics.push(nic);
+        self.refresh_local_filters();
         id
+    }
+
+    /// Rebuild the local-address filters after any address change.
+    pub(crate) fn refresh_local_filters(&mut self) {
+        let mut v4 = address::AddrFilter::default();
+        for a in &self.local_v4 {
+            v4.insert_v4(*a);
+        }
+        let mut v6 = address::AddrFilter::default();
+        for n in &self.nics {
+            for e in n.addrs.v6() {
+                v6.insert_v6(&e.net.addr());
+            }
+        }
+        self.local_v4_filter = v4;
+        self.local_v6_filter = v6;
     }
 
     /// The NICs.
@@ -436,6 +460,7 @@ impl Stack {
                 }
             }
         }
+        self.refresh_local_filters();
         if net.prefix_len() < net.max_prefix_len() {
             self.add_route(Route {
                 prefix: net.trunc(),
@@ -473,6 +498,7 @@ impl Stack {
         if let IpAddr::V4(a) = addr {
             self.local_v4.retain(|x| *x != a);
         }
+        self.refresh_local_filters();
         if let Some(net) = net {
             let still_used = self.nics.iter().any(|n| match net {
                 IpNet::V4(p) => n.addrs.v4().iter().any(|e| e.net.trunc() == p.trunc()),
@@ -509,7 +535,7 @@ impl Stack {
     }
 
     /// The FIB the per-packet path reads.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn fib(&self) -> &Fib {
         self.routes.fib()
     }
@@ -565,14 +591,15 @@ impl Stack {
     }
 
     /// Whether `a` is one of our IPv4 addresses (on any NIC).
-    #[inline]
+    #[inline(always)]
     pub fn is_local_v4(&self, a: Ipv4Addr) -> bool {
-        self.local_v4.contains(&a)
+        self.local_v4_filter.may_contain_v4(a) && self.local_v4.contains(&a)
     }
 
     /// Whether `a` is one of our (non-tentative) IPv6 addresses.
+    #[inline(always)]
     pub fn is_local_v6(&self, a: &Ipv6Addr) -> bool {
-        self.nics.iter().any(|n| n.addrs.has_v6(a))
+        self.local_v6_filter.may_contain_v6(a) && self.nics.iter().any(|n| n.addrs.has_v6(a))
     }
 
     /// Whether `a` is one of our addresses.
@@ -729,6 +756,7 @@ impl Stack {
     /// entry point of the receive path, called by [`Stack::poll`] for every
     /// frame a link returns, and by tests and workers that read links
     /// themselves.
+    #[inline(never)]
     pub fn deliver_network_packet(&mut self, nic: usize, pkt: PacketBuffer, now: Instant) {
         self.process_ethernet(nic, pkt, now);
     }

@@ -532,6 +532,12 @@ fn info<A: Copy, P>(addr: A, e: &Entry<P>) -> NeighborEntryInfo<A> {
 pub struct NeighborCache<A, P> {
     entries: HashMap<A, Entry<P>, FxBuildHasher>,
     core: Core<A>,
+    /// The last [`lookup`](NeighborCache::lookup) that found a MAC in a
+    /// state where a further lookup changes nothing (REACHABLE, DELAY,
+    /// PROBE, STATIC). Every other `&mut self` method clears it first, so
+    /// it is exactly what a table probe would answer; a router sends most
+    /// packets of a batch to one next hop, and then skips the hash.
+    hit: Option<(A, EthernetAddress)>,
 }
 
 impl<A: fmt::Debug, P> fmt::Debug for NeighborCache<A, P> {
@@ -563,6 +569,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
                 redraw_at: None,
                 stats: NeighborStats::default(),
             },
+            hit: None,
         }
     }
 
@@ -586,6 +593,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
     /// and draw a new ReachableTime at once, as 6.3.4 requires. Entries
     /// already REACHABLE keep their deadline.
     pub fn set_base_reachable_time(&mut self, base: Duration) {
+        self.hit = None;
         let core = &mut self.core;
         core.config.base_reachable_time = base;
         core.reachable_time = draw_reachable_time(&mut core.rng, base);
@@ -595,6 +603,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
     /// Set RetransTimer (from a Router Advertisement, RFC 4861 6.3.4); it
     /// applies from the next solicitation on.
     pub fn set_retrans_timer(&mut self, retrans: Duration) {
+        self.hit = None;
         self.core.config.retrans_timer = retrans;
     }
 
@@ -615,10 +624,27 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
     /// FAILED and absent entries return `None`: call
     /// [`enqueue`](Self::enqueue) with the packet. One hash probe; allocates
     /// only on the STALE -> DELAY transition.
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&mut self, addr: A, now: Instant) -> Option<EthernetAddress> {
+        if let Some((a, mac)) = self.hit {
+            if a == addr {
+                return Some(mac);
+            }
+        }
+        self.lookup_table(addr, now)
+    }
+
+    /// [`lookup`](Self::lookup) past the last-hit entry: the table probe.
+    #[inline(never)]
+    fn lookup_table(&mut self, addr: A, now: Instant) -> Option<EthernetAddress> {
         let e = self.entries.get_mut(&addr)?;
-        self.core.use_entry(addr, e, now)
+        let mac = self.core.use_entry(addr, e, now);
+        if let (Some(m), false) = (mac, e.state == NeighborState::Stale) {
+            // use_entry left the entry REACHABLE, DELAY, PROBE or STATIC
+            // (STALE became DELAY): lookups until the next change are pure.
+            self.hit = Some((addr, m));
+        }
+        mac
     }
 
     /// The entry for `addr`, without changing anything.
@@ -640,6 +666,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
     /// returned (7.2.2: "the new arrival SHOULD replace the oldest entry").
     /// A FAILED entry (within its hold time) or a full table drops the packet.
     pub fn enqueue(&mut self, addr: A, pkt: P, now: Instant) -> Enqueued<P> {
+        self.hit = None;
         let limit = self.core.config.queue_limit;
         if let Some(e) = self.entries.get_mut(&addr) {
             return match e.state {
@@ -723,6 +750,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
         flags: AdvertisementFlags,
         now: Instant,
     ) -> Released<P> {
+        self.hit = None;
         let Some(e) = self.entries.get_mut(&addr) else {
             // 7.2.5: "If no entry exists, the advertisement SHOULD be silently
             // discarded."
@@ -802,6 +830,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
     }
 
     fn solicitation_source(&mut self, addr: A, mac: EthernetAddress, now: Instant) -> Released<P> {
+        self.hit = None;
         if !mac.is_unicast() {
             self.core.stats.rejected_lladdr += 1;
             return Released::none(self.entries.get(&addr).and_then(|e| e.mac));
@@ -843,6 +872,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
     /// e.g. new TCP acknowledgements. Moves an entry with a MAC (REACHABLE,
     /// STALE, DELAY, PROBE) to REACHABLE; returns whether it did.
     pub fn confirm_reachable(&mut self, addr: A, now: Instant) -> bool {
+        self.hit = None;
         let Some(e) = self.entries.get_mut(&addr) else {
             return false;
         };
@@ -864,6 +894,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
     /// any dynamic entry; if it was INCOMPLETE its queued packets are
     /// released to `mac`. Static entries do not count against `max_entries`.
     pub fn add_static(&mut self, addr: A, mac: EthernetAddress) -> Released<P> {
+        self.hit = None;
         let mut packets = Vec::new();
         if let Some(e) = self.entries.get_mut(&addr) {
             if e.state != NeighborState::Static {
@@ -889,6 +920,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
     /// were waiting for it: the caller drops them (`NeighborUnresolved`).
     #[must_use = "queued packets must be freed"]
     pub fn remove(&mut self, addr: A) -> Vec<P> {
+        self.hit = None;
         self.remove_entry(addr)
             .map(|e| Vec::from(e.queue))
             .unwrap_or_default()
@@ -899,6 +931,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
     /// drop.
     #[must_use = "queued packets must be freed"]
     pub fn clear(&mut self) -> Vec<P> {
+        self.hit = None;
         let mut dropped = Vec::new();
         for (_, e) in self.entries.drain() {
             dropped.extend(e.queue);
@@ -920,6 +953,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
     /// Perform every transition due at `now`, pushing the resulting actions
     /// onto `out`. Only due entries are visited.
     pub fn poll(&mut self, now: Instant, out: &mut Vec<NeighborAction<A, P>>) {
+        self.hit = None;
         enum Next {
             Keep,
             Delete,
@@ -1479,6 +1513,37 @@ mod tests {
             poll(&mut c, ms(6100)).is_empty(),
             "no probe after the answer"
         );
+    }
+
+    #[test]
+    fn remembered_hit_never_outlives_a_change() {
+        let mut c = cache();
+        let (a, b) = (ip(1), ip(2));
+        reachable(&mut c, a, ms(0));
+        // Remembered: REACHABLE lookups change nothing.
+        assert_eq!(c.lookup(a, ms(1)), Some(MAC_A));
+        assert_eq!(c.lookup(a, ms(2)), Some(MAC_A));
+        // Aging to STALE (poll) must not leave the remembered answer
+        // standing: the next lookup moves the entry to DELAY.
+        let rt = c.reachable_time();
+        poll(&mut c, ms(0) + rt);
+        assert_eq!(state(&c, a), Some(NeighborState::Stale));
+        assert_eq!(c.lookup(a, ms(0) + rt), Some(MAC_A));
+        assert_eq!(state(&c, a), Some(NeighborState::Delay));
+        // A new MAC (override) is seen at once.
+        let r = c.handle_advertisement(a, Some(MAC_B), UNSOLICITED_OVERRIDE, ms(0) + rt);
+        assert!(r.is_empty());
+        assert_eq!(c.lookup(a, ms(0) + rt), Some(MAC_B));
+        // Removal and clearing forget it.
+        assert!(c.remove(a).is_empty());
+        assert_eq!(c.lookup(a, ms(0) + rt), None);
+        assert!(c.add_static(b, MAC_A).is_empty());
+        assert_eq!(c.lookup(b, ms(0)), Some(MAC_A));
+        assert!(c.clear().is_empty());
+        assert_eq!(c.lookup(b, ms(0)), None);
+        // An INCOMPLETE entry is never remembered.
+        assert!(matches!(c.enqueue(a, 7, ms(0)), Enqueued::Queued { .. }));
+        assert_eq!(c.lookup(a, ms(0)), None);
     }
 
     #[test]

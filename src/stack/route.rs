@@ -762,7 +762,7 @@ impl Chunk4 {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn lookup(&self, a: u32) -> Option<&Route> {
         let mut e = match self.tbl.get(((a >> 8) & 0xffff) as usize) {
             Some(&e) => e,
@@ -1378,14 +1378,14 @@ impl Fib {
     }
 
     /// Longest-prefix match for an IPv4 destination.
-    #[inline]
+    #[inline(always)]
     pub fn lookup_v4(&self, dst: Ipv4Addr) -> Option<&Route> {
         let a = u32::from(dst);
         self.v4[(a >> 24) as usize].lookup(a)
     }
 
     /// Longest-prefix match for an IPv6 destination.
-    #[inline]
+    #[inline(always)]
     pub fn lookup_v6(&self, dst: Ipv6Addr) -> Option<&Route> {
         self.v6.lookup(u128::from(dst))
     }

@@ -208,7 +208,30 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     pub fn verify_checksum(&self) -> bool {
         let data = self.buffer.as_ref();
         let end = usize::from(self.header_len()).min(data.len());
+        // The common header without options: fixed-size loads.
+        if let Some(h) = data
+            .first_chunk::<HEADER_LEN>()
+            .filter(|_| end == HEADER_LEN)
+        {
+            return checksum::header20(h) == !0;
+        }
         checksum::data(&data[..end]) == !0
+    }
+
+    /// The checks [`Ipv4Repr::parse`] makes, without building the repr:
+    /// [`check_len`](Self::check_len), version 4 (`Malformed` otherwise)
+    /// and, if asked, the header checksum (`Checksum`), in that order.
+    #[inline]
+    pub fn validate(&self, verify_checksum: bool) -> Result<()> {
+        self.check_len()?;
+        // RFC 791 3.1: Version 4.
+        if self.version() != 4 {
+            return Err(Error::Malformed);
+        }
+        if verify_checksum && !self.verify_checksum() {
+            return Err(Error::Checksum);
+        }
+        Ok(())
     }
 }
 
@@ -343,17 +366,21 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     /// (RFC 1624 3; RFC 1812 5.3.1: forwarders decrement the TTL and RFC 1812
     /// 5.2.2 permits updating the checksum incrementally). The caller has
     /// checked that the TTL is above 1; a TTL of 0 stays 0.
-    #[inline]
+    #[inline(always)]
     pub fn decrement_hop_limit(&mut self) {
-        let data = self.buffer.as_mut();
-        let ttl = data[field::TTL];
-        let proto = data[field::PROTOCOL];
+        // One bounds check for the three fields (TTL, protocol, checksum).
+        let Some(h) = self.buffer.as_mut().first_chunk_mut::<12>() else {
+            return;
+        };
+        let (ttl, proto) = (h[field::TTL], h[field::PROTOCOL]);
         // The TTL shares a 16-bit checksum word with the protocol octet.
         let old = u16::from_be_bytes([ttl, proto]);
         let new = u16::from_be_bytes([ttl.saturating_sub(1), proto]);
-        data[field::TTL] = ttl.saturating_sub(1);
-        let c = u16::from_be_bytes([data[10], data[11]]);
-        data[field::CHECKSUM].copy_from_slice(&checksum::update16(c, old, new).to_be_bytes());
+        h[field::TTL] = ttl.saturating_sub(1);
+        let c = u16::from_be_bytes([h[10], h[11]]);
+        let [c0, c1] = checksum::update16(c, old, new).to_be_bytes();
+        h[10] = c0;
+        h[11] = c1;
     }
 
     /// The payload (`header_len..total_len`), mutably.
@@ -402,14 +429,7 @@ impl Ipv4Repr {
         packet: &Ipv4Packet<&T>,
         verify_checksum: bool,
     ) -> Result<Ipv4Repr> {
-        packet.check_len()?;
-        // RFC 791 3.1: Version 4.
-        if packet.version() != 4 {
-            return Err(Error::Malformed);
-        }
-        if verify_checksum && !packet.verify_checksum() {
-            return Err(Error::Checksum);
-        }
+        packet.validate(verify_checksum)?;
         Ok(Ipv4Repr {
             src_addr: packet.src_addr(),
             dst_addr: packet.dst_addr(),

@@ -62,6 +62,18 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         Ok(())
     }
 
+    /// The checks [`Ipv6Repr::parse`] makes, without building the repr:
+    /// [`check_len`](Self::check_len), then version 6 (`Malformed`).
+    #[inline]
+    pub fn validate(&self) -> Result<()> {
+        self.check_len()?;
+        // RFC 8200 3: Version = 6.
+        if self.version() != 6 {
+            return Err(Error::Malformed);
+        }
+        Ok(())
+    }
+
     /// Give back the underlying buffer.
     #[inline]
     pub fn into_inner(self) -> T {
@@ -248,11 +260,7 @@ pub struct Ipv6Repr {
 impl Ipv6Repr {
     /// Parse the fixed header (`Malformed` unless the version is 6).
     pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Ipv6Packet<&T>) -> Result<Ipv6Repr> {
-        packet.check_len()?;
-        // RFC 8200 3: Version = 6.
-        if packet.version() != 6 {
-            return Err(Error::Malformed);
-        }
+        packet.validate()?;
         Ok(Ipv6Repr {
             src_addr: packet.src_addr(),
             dst_addr: packet.dst_addr(),
