@@ -26,6 +26,7 @@ use std::time::{Duration as StdDuration, Instant as WallClock};
 use serde_json::{json, Value};
 
 use super::router::{RouterApp, RouterError, RouterSummary};
+use super::stats_clock::StatsClock;
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::transport::tcp::TcpError;
@@ -521,10 +522,9 @@ pub fn run_echo(
     let start = WallClock::now();
     let tick = StdDuration::from_millis(20);
     let duration = duration.map(StdDuration::from_secs_f64);
-    let mut next_line = (interval > 0.0).then(|| start + StdDuration::from_secs_f64(interval));
+    let mut clock = StatsClock::new(start, interval);
     running.sample();
     let mut prev = EchoTotals::read(&shards);
-    let mut last = start;
     loop {
         if stop.load(Ordering::Relaxed) || running.runtime().any_finished() {
             break;
@@ -533,20 +533,14 @@ pub fn run_echo(
             break;
         }
         std::thread::sleep(tick);
-        if let Some(t) = next_line {
-            let now = WallClock::now();
-            if now >= t {
-                let s = running.sample();
-                let cur = EchoTotals::read(&shards);
-                let secs = now.duration_since(last).as_secs_f64().max(1e-9);
-                if !quiet {
-                    let _ = write!(out, "{s}{}", echo_line(&cur, &prev, secs));
-                    let _ = out.flush();
-                }
-                prev = cur;
-                last = now;
-                next_line = Some(t + StdDuration::from_secs_f64(interval));
+        if let Some(secs) = clock.due(WallClock::now()) {
+            let s = running.sample();
+            let cur = EchoTotals::read(&shards);
+            if !quiet {
+                let _ = write!(out, "{s}{}", echo_line(&cur, &prev, secs));
+                let _ = out.flush();
             }
+            prev = cur;
         }
     }
     let base = running.stop()?;

@@ -14,6 +14,7 @@
 //!   from the sharded stack.
 //! * [`sink`] — `xdpnet sink`: AF_XDP receive-and-drop with loss,
 //!   reordering and latency.
+//! * [`stats_clock`] — when `echo` and `tcpclient` print stats lines.
 
 pub mod bench_veth;
 pub mod echo;
@@ -21,4 +22,5 @@ pub mod pipeline;
 pub mod pktgen;
 pub mod router;
 pub mod sink;
+pub mod stats_clock;
 pub mod tcp_client;

@@ -40,6 +40,7 @@ use serde_json::{json, Value};
 
 use super::echo::os_secret;
 use super::router::{thousands, RouterApp, RouterError, RouterSummary};
+use super::stats_clock::StatsClock;
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::transport::tcp::{TcpError, TcpState};
@@ -723,10 +724,9 @@ pub fn run_client(
     let start = WallClock::now();
     let tick = StdDuration::from_millis(5);
     let duration = duration.map(StdDuration::from_secs_f64);
-    let mut next_line = (interval > 0.0).then(|| start + StdDuration::from_secs_f64(interval));
+    let mut clock = StatsClock::new(start, interval);
     running.sample();
     let mut prev = ClientTotals::read(&shards);
-    let mut last = start;
     let mut finished_at: Option<WallClock> = None;
     loop {
         if stop.load(Ordering::Relaxed) || running.runtime().any_finished() {
@@ -744,20 +744,14 @@ pub fn run_client(
             }
         }
         std::thread::sleep(tick);
-        if let Some(t) = next_line {
-            let now = WallClock::now();
-            if now >= t {
-                let s = running.sample();
-                let cur = ClientTotals::read(&shards);
-                let secs = now.duration_since(last).as_secs_f64().max(1e-9);
-                if !quiet {
-                    let _ = write!(out, "{s}{}", client_line(&cur, &prev, secs));
-                    let _ = out.flush();
-                }
-                prev = cur;
-                last = now;
-                next_line = Some(t + StdDuration::from_secs_f64(interval));
+        if let Some(secs) = clock.due(WallClock::now()) {
+            let s = running.sample();
+            let cur = ClientTotals::read(&shards);
+            if !quiet {
+                let _ = write!(out, "{s}{}", client_line(&cur, &prev, secs));
+                let _ = out.flush();
             }
+            prev = cur;
         }
     }
     let base = running.stop()?;
