@@ -474,6 +474,8 @@ fn doctor_on_a_veth() {
         "PASS  MTU            1500 fits 2048-byte frames",
         "PASS  native XDP     veth0 runs XDP in native (driver) mode",
         "PASS  XDP programs   none attached to veth0",
+        "WARN  veth offload   veth0 is a veth",
+        "fix: turn it off on the peer end, in the peer's namespace: `ethtool -K PEER tx off`",
     ] {
         assert!(out.contains(line), "`{line}` missing:\n{out}\n{err}");
     }

@@ -270,6 +270,17 @@ fn iface_checks(r: &mut Report, name: &str, prog: Option<SteeringProgram>) {
             "none: a virtual interface (veth, bridge …); AF_XDP runs in copy mode only",
         ),
     }
+    if is_veth(name) {
+        // A veth peer's kernel stack hands frames over with CHECKSUM_PARTIAL
+        // (checksum left for an offload that never runs); AF_XDP copies the
+        // bytes as they are, so TCP/UDP checksums arrive unfinished and the
+        // stack drops them as bad checksums.
+        r.warn(
+            "veth offload",
+            format!("{name} is a veth: frames the peer's kernel sends arrive with unfinished TCP/UDP checksums while the peer has tx checksum offload on"),
+            "turn it off on the peer end, in the peer's namespace: `ethtool -K PEER tx off`",
+        );
+    }
     match (info.rx_queues, info.tx_queues) {
         (Some(rx), tx) => r.pass(
             "channels",
@@ -382,4 +393,19 @@ fn iface_checks(r: &mut Report, name: &str, prog: Option<SteeringProgram>) {
             r.fail("native XDP", cause, fix);
         }
     }
+}
+
+/// Whether `name` is a veth end (`ethtool -i` names the driver; sysfs has
+/// no `device` link for virtual interfaces).
+fn is_veth(name: &str) -> bool {
+    std::process::Command::new("ethtool")
+        .args(["-i", name])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .is_some_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == "driver: veth")
+        })
 }
