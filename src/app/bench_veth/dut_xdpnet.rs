@@ -6,7 +6,10 @@
 //! D1=… --cores DUTCORES -i 0 --json` as SCHED_FIFO (see
 //! [`super::topology::RT_PRIO`]), the DUT ends' NAPI threads
 //! (threaded, GRO on so they exist before the router attaches XDP) pinned
-//! to the DUT cores.
+//! to the DUT cores one real-time level below it
+//! ([`super::topology::NAPI_PRIO`]: the router preempts its receive path,
+//! so overload is dropped at the veth ring, not after the copy into a full
+//! AF_XDP ring).
 //!
 //! Why one process per trial: the sink's AF_XDP socket takes every frame
 //! on its veth end (steering policy `all`), ARP included, and the router

@@ -291,10 +291,11 @@ pub fn run(
     log(
         out,
         &format!(
-            "bench veth: {} B frames, {} s per trial; {}",
+            "bench veth: {} B frames, {} s per trial; {}; {}",
             cfg.size,
             cfg.duration,
-            cfg.placement.describe()
+            cfg.placement.describe(),
+            topology::priorities(cfg.busy_poll)
         ),
     );
     log(

@@ -168,6 +168,7 @@ pub fn to_json(r: &BenchReport) -> Value {
             "sink_core": p.sink_core,
             "dut_cores": p.dut_cores,
         },
+        "priorities": super::topology::priorities(r.config.busy_poll),
         "machine": {
             "cpu": r.machine.cpu,
             "cpus": r.machine.cpus,
@@ -188,10 +189,11 @@ pub fn to_table(r: &BenchReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{} B frames, {} s per trial, {}; {} ({} CPUs), Linux {}",
+        "{} B frames, {} s per trial, {}; {}; {} ({} CPUs), Linux {}",
         r.config.size,
         r.config.duration,
         r.config.placement.describe(),
+        super::topology::priorities(r.config.busy_poll),
         r.machine.cpu,
         r.machine.cpus,
         r.machine.kernel

@@ -1,8 +1,10 @@
 //! One trial (one offered load through one DUT), the load points of the
 //! sweep, and the RFC 2544-style search for the no-drop rate.
 //!
-//! Priorities (see [`super::topology::RT_PRIO`]): the DUT's threads and
-//! the sink end's NAPI thread SCHED_FIFO, the sink nice −20, the generator
+//! Priorities (see [`super::topology::RT_PRIO`] and
+//! [`super::topology::NAPI_PRIO`]): the DUT's threads and the sink end's
+//! NAPI thread SCHED_FIFO (the DUT's NAPI threads one level below the
+//! router), the sink nice −20, the generator
 //! nice −10, so builds elsewhere on a shared machine take as little as
 //! possible from the three, and the generator (which spins between
 //! rate-limited batches) never starves the sink.

@@ -40,9 +40,8 @@ pub const DUT_SINK_ADDR: &str = "198.18.1.254";
 /// The sink's address (the generator's destination).
 pub const SINK_ADDR: &str = "198.18.1.2";
 
-/// Real-time priority (SCHED_FIFO) of every thread of the DUT (the
-/// DUT ends' NAPI threads; the router's process unless `--busy-poll`) and
-/// of the sink end's NAPI thread.
+/// Real-time priority (SCHED_FIFO) of the router's process (unless
+/// `--busy-poll`) and of the sink end's NAPI thread.
 ///
 /// The machine is shared: builds run on the DUT core too. The kernel's
 /// RPS forwarding runs in softirq, which preempts any task; a threaded
@@ -50,13 +49,27 @@ pub const SINK_ADDR: &str = "198.18.1.2";
 /// behind a build after each wake-up, and a veth end queues only 256
 /// frames for its NAPI, so it drops frames while using a fraction of the
 /// core. Real-time threads put threaded NAPI and the router on the same
-/// footing as softirq. At one priority, FIFO threads on a core take turns
-/// only when one blocks: the NAPI thread fills the AF_XDP ring and sleeps,
-/// the worker drains it, and excess load is dropped where it is cheapest,
-/// at the veth's ring on the sender's core (a NAPI thread *above* the
-/// worker would starve it: receive livelock). A busy-polling router never
-/// blocks, so with `--busy-poll` it runs at [`DUT_NICE`] instead.
+/// footing as softirq.
 pub const RT_PRIO: u32 = 50;
+
+/// Real-time priority (SCHED_FIFO) of the DUT ends' NAPI threads, for
+/// both DUTs: one below [`RT_PRIO`], so the router preempts its own
+/// receive path.
+///
+/// Why below: the NAPI thread copies frames into the router's AF_XDP rx
+/// ring and, fed from the generator's core, never runs out of work under
+/// overload. FIFO threads of one priority take turns only when one
+/// blocks, so at the router's priority (or above it) the NAPI thread kept
+/// the core while the router starved and its ring overflowed: receive
+/// livelock, measured as 0.07–0.09 Mpps forwarded with 80–91 % loss at
+/// the generator's maximum against 0.20 Mpps at a third of it. Below the
+/// router, NAPI runs only while the router sleeps (it has drained its
+/// ring), and excess load is dropped where it is cheapest, at the veth's
+/// ring on the sender's core, as with the kernel's forwarding. The
+/// kernel DUT has no router thread, so for it the level only orders NAPI
+/// against the (other-core) sink and other real-time work: the same as
+/// [`RT_PRIO`].
+pub const NAPI_PRIO: u32 = RT_PRIO - 1;
 
 /// Nice value of the router with `--busy-poll` (it spins, so it must not
 /// be real-time: it would starve the NAPI thread on its core).
@@ -69,6 +82,21 @@ pub const SINK_NICE: i32 = -20;
 /// work on the machine, below the sink. The generator spins between
 /// rate-limited batches and would otherwise starve the sink.
 pub const GEN_NICE: i32 = -10;
+
+/// The scheduling classes of the benchmark's threads, one line for the
+/// log, the table and the JSON (`busy_poll`: the router runs with
+/// `--busy-poll`).
+pub fn priorities(busy_poll: bool) -> String {
+    let router = if busy_poll {
+        format!("nice {DUT_NICE} (--busy-poll)")
+    } else {
+        format!("SCHED_FIFO {RT_PRIO}")
+    };
+    format!(
+        "DUT NAPI threads SCHED_FIFO {NAPI_PRIO} (both DUTs), router {router}, \
+         sink NAPI SCHED_FIFO {RT_PRIO}, sink nice {SINK_NICE}, generator nice {GEN_NICE}"
+    )
+}
 
 /// Which core does what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,7 +230,7 @@ impl Topology {
         for ifname in [self.dut_gen_if(), self.dut_sink_if()] {
             for (i, pid) in cpu::napi_threads(ifname).into_iter().enumerate() {
                 cpu::pin(pid, &[p.dut_cores[i % p.dut_cores.len()]])?;
-                cpu::set_fifo(pid, RT_PRIO)?;
+                cpu::set_fifo(pid, NAPI_PRIO)?;
                 dut.push(pid);
             }
         }
