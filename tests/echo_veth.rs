@@ -195,6 +195,10 @@ impl Topology {
                 "--conns",
                 conns,
                 "--json",
+                // A stall ends the run (and fails the test) instead of
+                // hanging CI.
+                "-d",
+                "300",
             ])
             .args(extra)
             .output()

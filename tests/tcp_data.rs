@@ -420,3 +420,59 @@ fn data_segments_with_sack_blocks_fit_the_mtu() {
         );
     }
 }
+
+/// RFC 9293 3.10.7.4: a peer accepts a segment only if its SEQ lies in its
+/// receive window. When the peer dropped what we sent and then closed its
+/// window, a pure ACK with SEQ = SND.NXT would be discarded and the two
+/// sides would stall (seen against Linux with its receive memory full); the
+/// ACK carries the window's right edge instead, as Linux does.
+#[test]
+fn pure_ack_seq_stays_inside_a_shrunk_peer_window() {
+    let mut h = RawHost::new(1500);
+    let l = h.stack.tcp_listen(sock("198.18.0.1:80"), 8).unwrap();
+    h.send(&Inject {
+        control: TcpControl::Syn,
+        seq: 1000,
+        mss: Some(1460),
+        ..Inject::new(80)
+    });
+    let sa = h.recv_one();
+    let ours = sa.seq.wrapping_add(1);
+    h.send(&Inject {
+        seq: 1001,
+        ack: Some(ours),
+        ..Inject::new(80)
+    });
+    let c = h.stack.tcp_accept(l).unwrap();
+    let now = h.now;
+    h.stack.tcp_send(c, &[1u8; 8_000], now).unwrap();
+    h.poll();
+    // All of it is lost on the way.
+    let sent: usize = h.recv().iter().map(|s| s.payload.len()).sum();
+    assert!(sent > 0, "no data went out");
+    // The peer's window is now closed; it sends us data to acknowledge.
+    h.send(&Inject {
+        seq: 1001,
+        ack: Some(ours),
+        window: 0,
+        payload: vec![9; 100],
+        ..Inject::new(80)
+    });
+    // Past the delayed-ACK timer (RFC 9293 3.8.6.3: at most 500 ms).
+    h.advance(Duration::from_millis(100));
+    let acks: Vec<_> = h
+        .recv()
+        .into_iter()
+        .filter(|s| s.ack == Some(1101) && s.payload.is_empty())
+        .collect();
+    assert!(!acks.is_empty(), "the data was not acknowledged");
+    for a in &acks {
+        assert_eq!(
+            a.seq,
+            ours,
+            "ACK SEQ {} is past the peer's window edge {ours} (SND.NXT = {})",
+            a.seq,
+            ours.wrapping_add(sent as u32)
+        );
+    }
+}

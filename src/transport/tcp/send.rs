@@ -162,13 +162,30 @@ impl TcpConnection {
         }
         if !sent && (self.ack_now || self.window_update_due()) {
             let spec = SegSpec {
-                seq: self.snd_nxt,
+                seq: self.ack_seq(),
                 control: TcpControl::None,
                 data_off: 0,
                 data_len: 0,
                 syn: false,
             };
             self.emit(&spec, now, env, stats, out);
+        }
+    }
+
+    /// SEG.SEQ of a pure ACK. RFC 9293 3.10.7.4: the peer accepts a
+    /// segment only if its SEQ lies in the peer's receive window. SND.NXT
+    /// can be past that window's right edge when the peer dropped data we
+    /// sent (receive memory full) and then shrank its window; an ACK with
+    /// SEQ = SND.NXT is then discarded, the peer never sees our
+    /// acknowledgments, and both sides stall. So, as Linux
+    /// (`tcp_acceptable_seq`), use the window's right edge
+    /// (SND.UNA + SND.WND) when SND.NXT is beyond it.
+    fn ack_seq(&self) -> Seq {
+        let edge = self.snd_una + self.snd_wnd;
+        if self.snd_nxt.wrapping_sub(edge) > 0 {
+            edge
+        } else {
+            self.snd_nxt
         }
     }
 
