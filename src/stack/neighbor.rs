@@ -1730,7 +1730,7 @@ mod tests {
         let end = ms(0) + rt * 5;
         let mut now = ms(0);
         while now < end {
-            now = now + Duration::from_millis(100);
+            now += Duration::from_millis(100);
             assert!(c.confirm_reachable(a, now));
             assert!(c.poll_at().unwrap() >= first);
             if c.poll_at().is_some_and(|t| t <= now) {
