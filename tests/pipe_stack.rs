@@ -209,7 +209,7 @@ fn pending_packets_are_released_when_the_neighbor_resolves() {
     let limit = a.config().neighbor.queue_limit;
     // Send more than the queue holds before anything is resolved.
     for k in 0..limit + 2 {
-        a.udp_send_to(cli, &[k as u8], sock("198.18.0.2:7"), now)
+        a.udp_send_to(cli, &(k as u16).to_be_bytes(), sock("198.18.0.2:7"), now)
             .unwrap();
     }
     assert_eq!(
@@ -218,11 +218,11 @@ fn pending_packets_are_released_when_the_neighbor_resolves() {
         "the two oldest are dropped"
     );
     settle(&mut [&mut a, &mut b], now);
-    let got: Vec<u8> = std::iter::from_fn(|| b.udp_recv(srv))
-        .map(|d| d.payload.as_slice()[0])
+    let got: Vec<u16> = std::iter::from_fn(|| b.udp_recv(srv))
+        .map(|d| u16::from_be_bytes([d.payload.as_slice()[0], d.payload.as_slice()[1]]))
         .collect();
     // RFC 4861 7.2.2: the newest `limit` survive, in order.
-    assert_eq!(got, (2..limit as u8 + 2).collect::<Vec<_>>());
+    assert_eq!(got, (2..limit as u16 + 2).collect::<Vec<_>>());
     assert_eq!(
         a.stats().solicitations_sent,
         1,

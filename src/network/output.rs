@@ -391,7 +391,8 @@ impl Stack {
 
     #[inline(never)]
     fn park_v4(&mut self, i: usize, a: Ipv4Addr, pkt: PacketBuffer, now: Instant) {
-        match self.nics[i].arp.enqueue(a, pkt, now) {
+        let elsewhere = self.neighbor_queued() - self.nics[i].arp.queued();
+        match self.nics[i].arp.enqueue_shared(a, pkt, now, elsewhere) {
             Enqueued::Queued { solicit, dropped } => {
                 if dropped.is_some() {
                     self.drop_packet(DropReason::NeighborQueueFull);
@@ -409,7 +410,8 @@ impl Stack {
 
     #[inline(never)]
     fn park_v6(&mut self, i: usize, a: Ipv6Addr, pkt: PacketBuffer, now: Instant) {
-        match self.nics[i].ndp.enqueue(a, pkt, now) {
+        let elsewhere = self.neighbor_queued() - self.nics[i].ndp.queued();
+        match self.nics[i].ndp.enqueue_shared(a, pkt, now, elsewhere) {
             Enqueued::Queued { solicit, dropped } => {
                 if dropped.is_some() {
                     self.drop_packet(DropReason::NeighborQueueFull);
@@ -423,6 +425,36 @@ impl Stack {
             }
             Enqueued::Dropped { reason, .. } => self.drop_packet(reason),
         }
+    }
+
+    /// Packets parked in every neighbor cache of the stack: the budget
+    /// `StackConfig::neighbor.queue_total_limit` bounds (slow path only).
+    pub(crate) fn neighbor_queued(&self) -> usize {
+        self.nics
+            .iter()
+            .map(|n| n.arp.queued() + n.ndp.queued())
+            .sum()
+    }
+
+    /// An upper-layer reachability confirmation for traffic from `peer`
+    /// received on NIC `i` (RFC 4861 7.3.1): confirm the neighbor through
+    /// which `peer` is reached, the peer itself when on-link, else its
+    /// gateway. Cheap enough for every ACK that advances SND.UNA: one FIB
+    /// lookup and one hash probe, no timer change while REACHABLE.
+    pub(crate) fn confirm_peer(&mut self, i: usize, peer: IpAddr, now: Instant) {
+        let (nic, next_hop) = match self.fib().lookup(peer).map(|r| r.next_hop) {
+            Some(NextHop::Connected { nic }) => (nic.0 as usize, peer),
+            Some(NextHop::Gateway { nic, gateway }) => (nic.0 as usize, gateway),
+            // Link-local or unrouted peers: the NIC the segment came in on.
+            _ => (i, peer),
+        };
+        let Some(n) = self.nics.get_mut(nic) else {
+            return;
+        };
+        let _ = match next_hop {
+            IpAddr::V4(a) => n.arp.confirm_reachable(a, now),
+            IpAddr::V6(a) => n.ndp.confirm_reachable(a, now),
+        };
     }
 
     /// Transmit packets the neighbor cache released once `mac` was learned.

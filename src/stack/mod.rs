@@ -101,14 +101,11 @@ impl Default for StackConfig {
             icmp_burst: crate::network::rate_limit::DEFAULT_ICMP_BURST,
             reassembly_v4: ReassemblerConfig::ipv4(),
             reassembly_v6: ReassemblerConfig::ipv6(),
-            // A whole fragment train or GSO batch (a 64 KiB send is 45
-            // segments) must survive resolution, like Linux's 208 KiB
-            // unres_qlen_bytes; the cache's own default (3) suits a host
-            // sending one packet at a time.
-            neighbor: NeighborConfig {
-                queue_limit: 64,
-                ..NeighborConfig::default()
-            },
+            // Per neighbor, a burst (hundreds of SYNs opened at once, a
+            // fragment train, a 64 KiB GSO batch) survives resolution, like
+            // Linux's 208 KiB unres_qlen_bytes; `queue_total_limit` applies
+            // to the sum over every NIC's ARP and NDP caches.
+            neighbor: NeighborConfig::default(),
             udp_rx_queue_len: 1024,
             rx_budget: 64,
             tx_backlog: 4096,
@@ -588,6 +585,25 @@ impl Stack {
         };
         self.release_parked(id.0 as usize, addr, released);
         Ok(())
+    }
+
+    /// An upper-layer reachability hint (RFC 4861 7.3.1), e.g. from an
+    /// application protocol that saw an answer from next hop `addr` on NIC
+    /// `id`: a STALE, DELAY or PROBE entry becomes REACHABLE and a REACHABLE
+    /// one stays so for another ReachableTime, without a probe. Returns
+    /// whether an entry with a MAC was confirmed. TCP gives this hint itself
+    /// for every ACK that advances SND.UNA.
+    pub fn confirm_reachable(
+        &mut self,
+        id: NicId,
+        addr: IpAddr,
+        now: Instant,
+    ) -> Result<bool, StackError> {
+        let nic = self.nic_mut(id)?;
+        Ok(match addr {
+            IpAddr::V4(a) => nic.arp.confirm_reachable(a, now),
+            IpAddr::V6(a) => nic.ndp.confirm_reachable(a, now),
+        })
     }
 
     /// Whether `a` is one of our IPv4 addresses (on any NIC).

@@ -68,6 +68,18 @@
 //! neither grow the table nor flush neighbors in active use. Static entries
 //! are not counted and never evicted.
 //!
+//! Only INCOMPLETE entries hold packets (RFC 4861 7.3.3: STALE, DELAY and
+//! PROBE keep sending to the cached address while reachability is being
+//! re-confirmed). Each queue holds [`NeighborConfig::queue_limit`] packets and
+//! all queues together [`NeighborConfig::queue_total_limit`] (shared across
+//! caches with [`NeighborCache::enqueue_shared`]); past either bound the new
+//! packet replaces its neighbor's oldest.
+//!
+//! Upper-layer confirmations (RFC 4861 7.3.1, e.g. TCP ACKs of new data) on a
+//! REACHABLE entry only record the time; the REACHABLE timer extends the
+//! state from the last one when it fires, so an active flow is never probed
+//! and a confirmation per ACK costs one hash probe.
+//!
 //! The hasher is not DoS-resistant by design (it is keyed by
 //! [`NeighborConfig::seed`], which should be random per shard in production);
 //! the table bound limits the damage of crafted collisions.
@@ -163,10 +175,21 @@ pub struct NeighborConfig {
     pub max_multicast_solicit: u32,
     /// Unicast probes before an entry is deleted (RFC 4861 7.3.3). Default 3.
     pub max_unicast_solicit: u32,
-    /// Packets queued per unresolved neighbor. RFC 4861 7.2.2 asks for at least
-    /// one; the default 3 is Linux's historical `unres_qlen`. Bounds the frames
-    /// the cache can hold to `max_entries * queue_limit`.
+    /// Packets queued per unresolved (INCOMPLETE) neighbor. RFC 4861 7.2.2
+    /// asks for at least one. Default 512: a burst such as hundreds of SYNs
+    /// opened at once, or a 64 KiB GSO send, to one next hop must survive
+    /// resolution (Linux bounds the same queue by `unres_qlen_bytes`,
+    /// 212992 bytes, about 100 full-size frames or 300 small ones).
     pub queue_limit: usize,
+    /// Packets queued across all unresolved neighbors of the cache (the
+    /// [`Stack`](crate::stack::Stack) applies it across all of its caches
+    /// through [`NeighborCache::enqueue_shared`]). Past it a new packet
+    /// replaces the oldest of its own neighbor's queue, or is dropped when
+    /// that queue is empty, both counted as [`DropReason::NeighborQueueFull`]:
+    /// the memory held for unresolved neighbors stays bounded however many
+    /// addresses are being resolved. Default 2048 (at most about 3.5 MB of
+    /// full-size frames).
+    pub queue_total_limit: usize,
     /// How long a FAILED entry is kept (dropping packets at once) before it
     /// is purged and resolution may be retried. Default 20 s (FreeBSD
     /// `net.link.ether.inet.wait`).
@@ -187,7 +210,8 @@ impl Default for NeighborConfig {
             delay_first_probe_time: DELAY_FIRST_PROBE_TIME,
             max_multicast_solicit: MAX_MULTICAST_SOLICIT,
             max_unicast_solicit: MAX_UNICAST_SOLICIT,
-            queue_limit: 3,
+            queue_limit: 512,
+            queue_total_limit: 2048,
             failed_hold_time: Duration::from_secs(20),
             max_entries: 1024,
             seed: 0x6e65_6967_6862_6f72,
@@ -361,6 +385,11 @@ struct Entry<P> {
     timer: Option<TimerKey>,
     /// Identifies the entry's latest push onto an eviction queue.
     stamp: u64,
+    /// The last upper-layer confirmation received while REACHABLE (RFC 4861
+    /// 7.3.1). Recorded without touching the timer (it may come with every
+    /// ACK); the REACHABLE timer extends the state from it when it fires,
+    /// like Linux's `neigh->confirmed`.
+    confirmed: Option<Instant>,
     queue: VecDeque<P>,
 }
 
@@ -373,6 +402,7 @@ impl<P> Entry<P> {
             sent: 0,
             timer: None,
             stamp: 0,
+            confirmed: None,
             queue: VecDeque::new(),
         }
     }
@@ -387,6 +417,8 @@ struct Core<A> {
     evict_failed: VecDeque<(A, u64)>,
     evict_stale: VecDeque<(A, u64)>,
     dynamic: usize,
+    /// Packets queued across all entries.
+    queued: usize,
     rng: SmallRng,
     reachable_time: Duration,
     redraw_at: Option<Instant>,
@@ -440,6 +472,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug> Core<A> {
     fn enter_reachable<P>(&mut self, addr: A, e: &mut Entry<P>, now: Instant) {
         e.state = NeighborState::Reachable;
         e.sent = 0;
+        e.confirmed = None;
         let rt = self.reachable_time(now);
         self.arm(addr, e, now + rt);
     }
@@ -505,11 +538,41 @@ impl<A: Copy + Eq + Hash + fmt::Debug> Core<A> {
             self.enter_stale(addr, e);
         }
         let packets = Vec::from(core::mem::take(&mut e.queue));
+        self.queued -= packets.len();
         self.stats.released += packets.len() as u64;
         Released {
             mac: Some(mac),
             packets,
         }
+    }
+
+    /// Queue `pkt` on an INCOMPLETE entry within both bounds: the entry's
+    /// `queue_limit` and `queue_total_limit` (counting `elsewhere` packets
+    /// queued outside this cache). Returns the packet pushed out, if any.
+    fn push<P>(&mut self, e: &mut Entry<P>, pkt: P, elsewhere: usize) -> Option<P> {
+        let limit = self.config.queue_limit;
+        let total_full = self.queued.saturating_add(elsewhere) >= self.config.queue_total_limit;
+        let dropped = if limit == 0 || (total_full && e.queue.is_empty()) {
+            // Nothing of this neighbor's to replace: the new one goes.
+            Some(pkt)
+        } else {
+            // RFC 4861 7.2.2: "the new arrival SHOULD replace the oldest
+            // entry" when the queue (or the cache-wide budget) is full.
+            let old = if e.queue.len() >= limit || total_full {
+                e.queue.pop_front()
+            } else {
+                None
+            };
+            if old.is_none() {
+                self.queued += 1;
+            }
+            e.queue.push_back(pkt);
+            old
+        };
+        if dropped.is_some() {
+            self.stats.queue_drops += 1;
+        }
+        dropped
     }
 }
 
@@ -564,6 +627,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
                 evict_failed: VecDeque::new(),
                 evict_stale: VecDeque::new(),
                 dynamic: 0,
+                queued: 0,
                 rng,
                 reachable_time,
                 redraw_at: None,
@@ -661,25 +725,35 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
     /// `pkt` until `addr` is resolved.
     ///
     /// Creates an INCOMPLETE entry if absent and asks for the first multicast
-    /// solicitation (RFC 4861 7.2.2). The per-neighbor queue holds
-    /// `queue_limit` packets; on overflow the oldest is pushed out and
+    /// solicitation (RFC 4861 7.2.2). Only INCOMPLETE entries queue: an entry
+    /// with a MAC (REACHABLE, STALE, DELAY, PROBE, STATIC) hands the packet
+    /// back as [`Enqueued::Resolved`], since 7.3.3 keeps using the cached
+    /// address while reachability is being re-confirmed. The per-neighbor
+    /// queue holds `queue_limit` packets and the cache `queue_total_limit`;
+    /// on overflow the oldest of the neighbor's queue is pushed out and
     /// returned (7.2.2: "the new arrival SHOULD replace the oldest entry").
     /// A FAILED entry (within its hold time) or a full table drops the packet.
     pub fn enqueue(&mut self, addr: A, pkt: P, now: Instant) -> Enqueued<P> {
+        self.enqueue_shared(addr, pkt, now, 0)
+    }
+
+    /// [`enqueue`](Self::enqueue) with `elsewhere` packets already queued in
+    /// other caches sharing the `queue_total_limit` budget (the stack's ARP
+    /// and NDP caches of every NIC).
+    pub fn enqueue_shared(
+        &mut self,
+        addr: A,
+        pkt: P,
+        now: Instant,
+        elsewhere: usize,
+    ) -> Enqueued<P> {
         self.hit = None;
-        let limit = self.core.config.queue_limit;
         if let Some(e) = self.entries.get_mut(&addr) {
             return match e.state {
-                NeighborState::Incomplete => {
-                    let dropped = push_bounded(&mut e.queue, pkt, limit);
-                    if dropped.is_some() {
-                        self.core.stats.queue_drops += 1;
-                    }
-                    Enqueued::Queued {
-                        solicit: false,
-                        dropped,
-                    }
-                }
+                NeighborState::Incomplete => Enqueued::Queued {
+                    solicit: false,
+                    dropped: self.core.push(e, pkt, elsewhere),
+                },
                 NeighborState::Failed => {
                     self.core.stats.unresolved_drops += 1;
                     Enqueued::Dropped {
@@ -715,12 +789,14 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
         }
         let at = now + self.core.config.retrans_timer;
         self.core.arm(addr, &mut e, at);
-        let dropped = push_bounded(&mut e.queue, pkt, limit);
-        if dropped.is_some() {
-            self.core.stats.queue_drops += 1;
-        }
+        let dropped = self.core.push(&mut e, pkt, elsewhere);
         self.insert_dynamic(addr, e);
         Enqueued::Queued { solicit, dropped }
+    }
+
+    /// Packets queued across all entries, waiting for resolution.
+    pub fn queued(&self) -> usize {
+        self.core.queued
     }
 
     /// Process a Neighbor Advertisement (or an ARP reply, with
@@ -869,18 +945,23 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
     }
 
     /// An upper-layer reachability confirmation for `addr` (RFC 4861 7.3.1),
-    /// e.g. new TCP acknowledgements. Moves an entry with a MAC (REACHABLE,
-    /// STALE, DELAY, PROBE) to REACHABLE; returns whether it did.
+    /// e.g. new TCP acknowledgements. Moves an entry with a MAC (STALE,
+    /// DELAY, PROBE) to REACHABLE; a REACHABLE entry only records the time,
+    /// and its timer extends REACHABLE from it when it fires, so a
+    /// confirmation per ACK costs one hash probe and never re-arms a timer.
+    /// Returns whether the entry was confirmed.
     pub fn confirm_reachable(&mut self, addr: A, now: Instant) -> bool {
-        self.hit = None;
         let Some(e) = self.entries.get_mut(&addr) else {
             return false;
         };
         match e.state {
-            NeighborState::Reachable
-            | NeighborState::Stale
-            | NeighborState::Delay
-            | NeighborState::Probe => {
+            NeighborState::Reachable => {
+                // The `hit` shortcut stays valid: nothing observable changes.
+                e.confirmed = Some(now);
+                true
+            }
+            NeighborState::Stale | NeighborState::Delay | NeighborState::Probe => {
+                self.hit = None;
                 // 7.3.1: "When a reachability confirmation is received ... an
                 // entry's state changes to REACHABLE."
                 self.core.enter_reachable(addr, e, now);
@@ -902,6 +983,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
             }
             self.core.disarm(e);
             packets = Vec::from(core::mem::take(&mut e.queue));
+            self.core.queued -= packets.len();
             self.core.stats.released += packets.len() as u64;
             e.state = NeighborState::Static;
             e.mac = Some(mac);
@@ -941,6 +1023,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
         core.evict_failed.clear();
         core.evict_stale.clear();
         core.dynamic = 0;
+        core.queued = 0;
         dropped
     }
 
@@ -985,6 +1068,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
                         // solicitations: resolution failed; the queued
                         // packets are dropped (with ICMP unreachable).
                         let dropped = Vec::from(core::mem::take(&mut e.queue));
+                        core.queued -= dropped.len();
                         core.stats.resolution_failures += 1;
                         core.stats.unresolved_drops += dropped.len() as u64;
                         core.enter_failed(addr, e, now);
@@ -996,9 +1080,18 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
                     Next::Keep
                 }
                 NeighborState::Reachable => {
-                    // 7.3.3: ReachableTime since the last confirmation:
-                    // REACHABLE -> STALE.
-                    core.enter_stale(addr, e);
+                    let rt = core.reachable_time(now);
+                    match e.confirmed.map(|c| c + rt) {
+                        // 7.3.1: a confirmation arrived since the timer was
+                        // armed: ReachableTime runs from it.
+                        Some(until) if until > now => {
+                            e.confirmed = None;
+                            core.arm(addr, e, until);
+                        }
+                        // 7.3.3: ReachableTime since the last confirmation:
+                        // REACHABLE -> STALE.
+                        _ => core.enter_stale(addr, e),
+                    }
                     Next::Keep
                 }
                 NeighborState::Delay => {
@@ -1047,6 +1140,7 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
     fn remove_entry(&mut self, addr: A) -> Option<Entry<P>> {
         let mut e = self.entries.remove(&addr)?;
         self.core.disarm(&mut e);
+        self.core.queued -= e.queue.len();
         if e.state != NeighborState::Static {
             self.core.dynamic = self.core.dynamic.saturating_sub(1);
         }
@@ -1122,21 +1216,6 @@ fn probe<A: Copy + Eq + Hash + fmt::Debug, P>(
     }
     let at = now + core.config.retrans_timer;
     core.arm(addr, e, at);
-}
-
-/// Push onto a bounded FIFO; on overflow return the oldest (or `pkt` itself
-/// when the limit is 0).
-fn push_bounded<P>(q: &mut VecDeque<P>, pkt: P, limit: usize) -> Option<P> {
-    if limit == 0 {
-        return Some(pkt);
-    }
-    let dropped = if q.len() >= limit {
-        q.pop_front()
-    } else {
-        None
-    };
-    q.push_back(pkt);
-    dropped
 }
 
 #[cfg(test)]
@@ -1384,9 +1463,11 @@ mod tests {
 
     #[test]
     fn queue_bound_drops_the_oldest() {
-        let mut c = cache();
+        let mut c = Cache::new(NeighborConfig {
+            queue_limit: 3,
+            ..NeighborConfig::default()
+        });
         let a = ip(1);
-        assert_eq!(c.config().queue_limit, 3);
         for p in 1..=3 {
             assert!(matches!(
                 c.enqueue(a, p, ms(0)),
@@ -1410,6 +1491,82 @@ mod tests {
         assert_eq!(c.stats().queue_drops, 2);
         let r = c.handle_advertisement(a, Some(MAC_A), SOLICITED, ms(3));
         assert_eq!(r.packets, vec![3, 4, 5]);
+    }
+
+    #[test]
+    fn default_queue_holds_a_burst_of_512() {
+        let mut c = cache();
+        for p in 0..512 {
+            assert!(matches!(
+                c.enqueue(ip(1), p, ms(0)),
+                Enqueued::Queued { dropped: None, .. }
+            ));
+        }
+        assert_eq!(c.queued(), 512);
+        let r = c.handle_advertisement(ip(1), Some(MAC_A), SOLICITED, ms(1));
+        assert_eq!(r.packets, (0..512).collect::<Vec<_>>());
+        assert_eq!((c.queued(), c.stats().queue_drops), (0, 0));
+    }
+
+    #[test]
+    fn total_limit_bounds_all_queues_and_replaces_the_neighbors_oldest() {
+        let mut c = Cache::new(NeighborConfig {
+            queue_limit: 4,
+            queue_total_limit: 6,
+            ..NeighborConfig::default()
+        });
+        for p in 0..4 {
+            let _ = c.enqueue(ip(1), p, ms(0));
+        }
+        for p in 10..12 {
+            let _ = c.enqueue(ip(2), p, ms(0));
+        }
+        assert_eq!(c.queued(), 6);
+        // Full: a neighbor with packets queued replaces its own oldest ...
+        assert_eq!(
+            c.enqueue(ip(2), 12, ms(0)),
+            Enqueued::Queued {
+                solicit: false,
+                dropped: Some(10)
+            }
+        );
+        // ... a new one has nothing to replace: its packet goes, but it is
+        // still solicited.
+        assert_eq!(
+            c.enqueue(ip(3), 20, ms(0)),
+            Enqueued::Queued {
+                solicit: true,
+                dropped: Some(20)
+            }
+        );
+        assert_eq!(c.queued(), 6);
+        assert_eq!(c.stats().queue_drops, 2);
+        // Packets queued in other caches count against the same budget.
+        let _ = c.remove(ip(1));
+        assert_eq!(c.queued(), 2);
+        assert_eq!(
+            c.enqueue_shared(ip(3), 21, ms(0), 4),
+            Enqueued::Queued {
+                solicit: false,
+                dropped: Some(21)
+            }
+        );
+        assert!(matches!(
+            c.enqueue_shared(ip(3), 22, ms(0), 3),
+            Enqueued::Queued { dropped: None, .. }
+        ));
+        // Releases, failures and clears give the budget back.
+        let r = c.handle_advertisement(ip(2), Some(MAC_A), SOLICITED, ms(1));
+        assert_eq!(r.packets, vec![11, 12]);
+        assert_eq!(c.queued(), 1);
+        for t in [1000, 2000, 3000] {
+            let _ = poll(&mut c, ms(t));
+        }
+        assert_eq!(state(&c, ip(3)), Some(NeighborState::Failed));
+        assert_eq!(c.queued(), 0);
+        let _ = c.enqueue(ip(4), 30, ms(3000));
+        assert_eq!(c.clear(), vec![30]);
+        assert_eq!(c.queued(), 0);
     }
 
     #[test]
@@ -1557,6 +1714,42 @@ mod tests {
         assert_eq!(d, ms(1000) + c.reachable_time());
         assert!(poll(&mut c, d).is_empty());
         assert_eq!(state(&c, ip(1)), Some(NeighborState::Stale));
+    }
+
+    #[test]
+    fn confirmations_while_reachable_extend_it_without_probes() {
+        let mut c = cache();
+        let a = ip(1);
+        reachable(&mut c, a, ms(0));
+        let rt = c.reachable_time();
+        let first = c.poll_at().unwrap();
+        // An upper layer confirms every 100 ms for five ReachableTimes (well
+        // within one 300 s ReachableTime draw): the entry never leaves
+        // REACHABLE, no probe is asked for, and the timer is not re-armed
+        // per confirmation.
+        let end = ms(0) + rt * 5;
+        let mut now = ms(0);
+        while now < end {
+            now += Duration::from_millis(100);
+            assert!(c.confirm_reachable(a, now));
+            assert!(c.poll_at().unwrap() >= first);
+            if c.poll_at().is_some_and(|t| t <= now) {
+                assert!(poll(&mut c, now).is_empty());
+            }
+            assert_eq!(c.lookup(a, now), Some(MAC_A));
+            assert_eq!(state(&c, a), Some(NeighborState::Reachable));
+        }
+        assert!(c.poll_at().unwrap() > first);
+        assert_eq!(c.stats().probes_sent, 0);
+        // Confirmations stop: STALE exactly one ReachableTime after the last.
+        let last = now;
+        let mut at = last;
+        while state(&c, a) == Some(NeighborState::Reachable) {
+            at = c.poll_at().unwrap();
+            assert!(poll(&mut c, at).is_empty());
+        }
+        assert_eq!(at, last + rt);
+        assert_eq!(state(&c, a), Some(NeighborState::Stale));
     }
 
     #[test]

@@ -500,11 +500,19 @@ impl Stack {
             stats,
             ..
         } = &mut self.tcp;
-        let verdict = match sockets.get_mut(h) {
-            Some(TcpSocket::Conn(c)) => c.process(seg, now, config, stats),
+        let (verdict, acked) = match sockets.get_mut(h) {
+            Some(TcpSocket::Conn(c)) => {
+                let una = c.snd_una;
+                (c.process(seg, now, config, stats), c.snd_una != una)
+            }
             Some(TcpSocket::Listener(_)) => return self.tcp_listen_input(h, info, seg, now),
-            None => Verdict::Reset,
+            None => (Verdict::Reset, false),
         };
+        if acked {
+            // RFC 4861 7.3.1: new data acknowledged is forward progress, a
+            // reachability confirmation for the peer's next hop.
+            self.confirm_peer(info.nic, info.src, now);
+        }
         self.tcp.mark_dirty(h);
         match verdict {
             Verdict::Done => self.tcp_after_input(h),
