@@ -436,25 +436,18 @@ impl Stack {
             .sum()
     }
 
-    /// An upper-layer reachability confirmation for traffic from `peer`
-    /// received on NIC `i` (RFC 4861 7.3.1): confirm the neighbor through
-    /// which `peer` is reached, the peer itself when on-link, else its
-    /// gateway. Cheap enough for every ACK that advances SND.UNA: one FIB
-    /// lookup and one hash probe, no timer change while REACHABLE.
-    pub(crate) fn confirm_peer(&mut self, i: usize, peer: IpAddr, now: Instant) {
-        let (nic, next_hop) = match self.fib().lookup(peer).map(|r| r.next_hop) {
-            Some(NextHop::Connected { nic }) => (nic.0 as usize, peer),
-            Some(NextHop::Gateway { nic, gateway }) => (nic.0 as usize, gateway),
-            // Link-local or unrouted peers: the NIC the segment came in on.
-            _ => (i, peer),
+    /// An upper-layer reachability confirmation (RFC 4861 7.3.1) for
+    /// `next_hop` on NIC `i`. Cheap enough for every ACK that advances
+    /// SND.UNA: one hash probe, no timer change while REACHABLE. Returns
+    /// whether an entry with a MAC was confirmed.
+    pub(crate) fn confirm_next_hop(&mut self, i: usize, next_hop: IpAddr, now: Instant) -> bool {
+        let Some(n) = self.nics.get_mut(i) else {
+            return false;
         };
-        let Some(n) = self.nics.get_mut(nic) else {
-            return;
-        };
-        let _ = match next_hop {
+        match next_hop {
             IpAddr::V4(a) => n.arp.confirm_reachable(a, now),
             IpAddr::V6(a) => n.ndp.confirm_reachable(a, now),
-        };
+        }
     }
 
     /// Transmit packets the neighbor cache released once `mac` was learned.

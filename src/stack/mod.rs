@@ -599,11 +599,8 @@ impl Stack {
         addr: IpAddr,
         now: Instant,
     ) -> Result<bool, StackError> {
-        let nic = self.nic_mut(id)?;
-        Ok(match addr {
-            IpAddr::V4(a) => nic.arp.confirm_reachable(a, now),
-            IpAddr::V6(a) => nic.ndp.confirm_reachable(a, now),
-        })
+        self.nic_mut(id)?;
+        Ok(self.confirm_next_hop(id.0 as usize, addr, now))
     }
 
     /// Whether `a` is one of our IPv4 addresses (on any NIC).

@@ -503,15 +503,19 @@ impl Stack {
         let (verdict, acked) = match sockets.get_mut(h) {
             Some(TcpSocket::Conn(c)) => {
                 let una = c.snd_una;
-                (c.process(seg, now, config, stats), c.snd_una != una)
+                let verdict = c.process(seg, now, config, stats);
+                // The connection's route already names the next hop.
+                let hop =
+                    (c.snd_una != una && !c.route.local).then_some((c.route.nic, c.route.next_hop));
+                (verdict, hop)
             }
             Some(TcpSocket::Listener(_)) => return self.tcp_listen_input(h, info, seg, now),
-            None => (Verdict::Reset, false),
+            None => (Verdict::Reset, None),
         };
-        if acked {
+        if let Some((nic, next_hop)) = acked {
             // RFC 4861 7.3.1: new data acknowledged is forward progress, a
             // reachability confirmation for the peer's next hop.
-            self.confirm_peer(info.nic, info.src, now);
+            self.confirm_next_hop(nic, next_hop, now);
         }
         self.tcp.mark_dirty(h);
         match verdict {
