@@ -260,6 +260,25 @@ impl Topology {
         out.lines().last().unwrap_or_default().to_string()
     }
 
+    /// Stop the echo and check its summary: `conns` TCP connections
+    /// accepted and closed, none failed or left active, and (when given)
+    /// `bytes` (as the summary prints them, with thousands separators)
+    /// each way.
+    fn stop_echo_and_check(&mut self, conns: &str, bytes: Option<&str>) {
+        let (out, err, ok) = self.stop_echo();
+        assert!(ok, "exit status: {err}");
+        println!("{out}");
+        assert!(
+            out.contains(&format!(
+                "TCP connections     : {conns} accepted, 0 active, {conns} closed (0 failed)"
+            )),
+            "{out}"
+        );
+        if let Some(b) = bytes {
+            assert!(out.contains(&format!("{b} in, {b} out")), "{out}");
+        }
+    }
+
     fn stop_echo(&mut self) -> (String, String, bool) {
         let mut child = self.echo.take().expect("echo running");
         let _ = Command::new("kill")
@@ -389,13 +408,7 @@ fn tcp_echo_20mb_sha256() {
     println!("tcp 20 MB echo over IPv4: {r}");
     let r6 = bulk(&t, "2001:2::2", 4 << 20);
     println!("tcp 4 MB echo over IPv6: {r6}");
-    let (out, err, ok) = t.stop_echo();
-    assert!(ok, "exit status: {err}");
-    println!("{out}");
-    assert!(
-        out.contains("TCP connections     : 2 accepted, 0 active, 2 closed (0 failed)"),
-        "{out}"
-    );
+    t.stop_echo_and_check("2", None);
 }
 
 const TCP_MANY: &str = r#"
@@ -449,14 +462,7 @@ fn tcp_echo_50_concurrent_100kb() {
     let r = t.client(TCP_MANY, &["198.18.0.2", PORT, "50", "102400"]);
     println!("50 concurrent connections x 100 KB: {r}");
     assert_eq!(field(&r, "good"), "50", "{r}");
-    let (out, err, ok) = t.stop_echo();
-    assert!(ok, "exit status: {err}");
-    println!("{out}");
-    assert!(
-        out.contains("TCP connections     : 50 accepted, 0 active, 50 closed (0 failed)"),
-        "{out}"
-    );
-    assert!(out.contains("5,120,000 in, 5,120,000 out"), "{out}");
+    t.stop_echo_and_check("50", Some("5,120,000"));
 }
 
 #[test]
@@ -532,14 +538,7 @@ fn tcp_echo_200mb_each_way_sha256() {
     // 200 MB from the Linux client to xdpnet and the same 200 MB back.
     let r = bulk(&t, "198.18.0.2", 200 << 20);
     println!("tcp 200 MB echo (200 MB each way) over IPv4: {r}");
-    let (out, err, ok) = t.stop_echo();
-    assert!(ok, "exit status: {err}");
-    println!("{out}");
-    assert!(
-        out.contains("TCP connections     : 1 accepted, 0 active, 1 closed (0 failed)"),
-        "{out}"
-    );
-    assert!(out.contains("209,715,200 in, 209,715,200 out"), "{out}");
+    t.stop_echo_and_check("1", Some("209,715,200"));
 }
 
 #[test]
@@ -553,14 +552,7 @@ fn tcp_echo_500_concurrent_1mb() {
     let r = t.client(TCP_MANY, &["198.18.0.2", PORT, "500", "1048576"]);
     println!("500 concurrent connections x 1 MB: {r}");
     assert_eq!(field(&r, "good"), "500", "{r}");
-    let (out, err, ok) = t.stop_echo();
-    assert!(ok, "exit status: {err}");
-    println!("{out}");
-    assert!(
-        out.contains("TCP connections     : 500 accepted, 0 active, 500 closed (0 failed)"),
-        "{out}"
-    );
-    assert!(out.contains("524,288,000 in, 524,288,000 out"), "{out}");
+    t.stop_echo_and_check("500", Some("524,288,000"));
 }
 
 /// Concurrent connections with 2 % of the TCP segments dropped in each
@@ -585,15 +577,7 @@ fn tcp_echo_concurrent_1mb_with_2pct_loss_both_ways() {
     );
     assert_eq!(field(&r, "good"), LOSSY_CONNS, "{r}");
     assert!(to_a > 0 && from_a > 0, "no loss injected: {to_a} {from_a}");
-    let (out, err, ok) = t.stop_echo();
-    assert!(ok, "exit status: {err}");
-    println!("{out}");
-    assert!(
-        out.contains(&format!(
-            "TCP connections     : {LOSSY_CONNS} accepted, 0 active, {LOSSY_CONNS} closed (0 failed)"
-        )),
-        "{out}"
-    );
+    t.stop_echo_and_check(LOSSY_CONNS, None);
 }
 
 /// How many 1 MB connections the loss tests run at once.
