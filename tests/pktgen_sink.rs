@@ -17,47 +17,25 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStderr, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod root_common;
+
+use root_common::{addresses, is_root, link_up, netns, serial, sh, veth, NetNs};
+
 const BIN: &str = env!("CARGO_BIN_EXE_xdpnet");
-static NEXT: AtomicU32 = AtomicU32::new(0);
-/// The tests run one at a time: each has a generator and a sink spinning
-/// on a 2-vCPU machine, and the rate and exact-count checks need the CPUs.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn is_root(test: &str) -> bool {
-    let root = nix::unistd::Uid::effective().is_root();
-    if !root {
-        println!("SKIP: {test}: needs root to create network namespaces and attach XDP");
-    }
-    root
-}
-
-fn sh(args: &[&str]) {
-    let o = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("spawn");
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
+// The tests run one at a time (`serial()`): each has a generator and a
+// sink spinning on a 2-vCPU machine, and the rate and exact-count checks
+// need the CPUs.
 
 struct Pair {
     g: String,
     s: String,
     sink_mac: String,
     sink: Option<Child>,
+    _guards: [NetNs; 2],
 }
 
 impl Pair {
@@ -67,48 +45,19 @@ impl Pair {
 
     /// A veth pair with `n` rx and tx queues on each end.
     fn with_queues(queues: u32) -> Pair {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let base = format!("xdpnet-pg-{}-{n}", std::process::id());
+        let guards = [netns("xdpnet-pg-g"), netns("xdpnet-pg-s")];
         let mut p = Pair {
-            g: format!("{base}-g"),
-            s: format!("{base}-s"),
+            g: guards[0].name().to_string(),
+            s: guards[1].name().to_string(),
             sink_mac: String::new(),
             sink: None,
+            _guards: guards,
         };
-        sh(&["ip", "netns", "add", &p.g]);
-        sh(&["ip", "netns", "add", &p.s]);
-        let q = queues.to_string();
-        sh(&[
-            "ip",
-            "-n",
-            &p.g,
-            "link",
-            "add",
-            "g0",
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "s0",
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-            "netns",
-            &p.s,
-        ]);
-        for (ns, dev, v4, v6) in [
-            (&p.g, "g0", "198.18.0.1/24", "2001:2::1/64"),
-            (&p.s, "s0", "198.18.0.2/24", "2001:2::2/64"),
-        ] {
-            sh(&["ip", "-n", ns, "addr", "add", v4, "dev", dev]);
-            sh(&["ip", "-n", ns, "addr", "add", v6, "dev", dev, "nodad"]);
-            sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
-        }
+        veth(&p.g, "g0", &p.s, "s0", queues);
+        addresses(&p.g, "g0", "198.18.0.1/24", Some("2001:2::1/64"));
+        addresses(&p.s, "s0", "198.18.0.2/24", Some("2001:2::2/64"));
+        link_up(&p.g, "g0");
+        link_up(&p.s, "s0");
         // The kernel peer must not see unfinished checksums (PREAMBLE).
         let o = p.exec(&p.s, &["ethtool", "-K", "s0", "tx", "off"]);
         assert!(
@@ -201,9 +150,6 @@ impl Drop for Pair {
         if let Some(mut c) = self.sink.take() {
             let _ = c.kill();
             let _ = c.wait();
-        }
-        for ns in [&self.g, &self.s] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
     }
 }

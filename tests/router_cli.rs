@@ -13,6 +13,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+mod root_common;
+
+use root_common::{is_root, link_up, netns, sh, veth, NetNs};
+
 const BIN: &str = env!("CARGO_BIN_EXE_xdpnet");
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -319,66 +323,25 @@ fn bad_values_say_what_and_how_to_fix() {
 
 // ------------------------------------------------------------- root tests
 
-fn is_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    println!("SKIP: {test} needs root (netns, veth, XDP); run `sudo cargo test --test router_cli`");
-    false
-}
-
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Namespaces `a` and `b` joined by veth0 (in a, `queues` rx/tx queues)
 /// and veth1 (in b); removed on drop.
 struct Netns {
     a: String,
     b: String,
+    _guards: [NetNs; 2],
 }
 
 impl Netns {
     fn new(queues: u32) -> Netns {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let base = format!("xdpnet-rt-{}-{n}", std::process::id());
+        let guards = [netns("xdpnet-rt-a"), netns("xdpnet-rt-b")];
         let ns = Netns {
-            a: format!("{base}-a"),
-            b: format!("{base}-b"),
+            a: guards[0].name().to_string(),
+            b: guards[1].name().to_string(),
+            _guards: guards,
         };
-        sh(&["ip", "netns", "add", &ns.a]);
-        sh(&["ip", "netns", "add", &ns.b]);
-        let q = queues.to_string();
-        sh(&[
-            "ip",
-            "-n",
-            &ns.a,
-            "link",
-            "add",
-            "veth0",
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "veth1",
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-            "netns",
-            &ns.b,
-        ]);
-        sh(&["ip", "-n", &ns.a, "link", "set", "veth0", "up"]);
-        sh(&["ip", "-n", &ns.b, "link", "set", "veth1", "up"]);
+        veth(&ns.a, "veth0", &ns.b, "veth1", queues);
+        link_up(&ns.a, "veth0");
+        link_up(&ns.b, "veth1");
         ns
     }
 
@@ -397,14 +360,6 @@ impl Netns {
             .output()
             .unwrap();
         String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
     }
 }
 

@@ -33,58 +33,17 @@ use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{mpsc, Mutex, MutexGuard};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod root_common;
+
+use root_common::{enter, in_ns, is_root, link_up, netns, serial, sh, veth, NetNs};
+
 const BIN: &str = env!("CARGO_BIN_EXE_xdpnet");
 static NEXT: AtomicU32 = AtomicU32::new(0);
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Take the one-test-at-a-time lock (a failed test poisons it; that is
-/// fine, its guard already cleaned up).
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn is_root(test: &str) -> bool {
-    let root = nix::unistd::Uid::effective().is_root();
-    if !root {
-        println!("SKIP: {test}: needs root to create network namespaces and attach XDP");
-    }
-    root
-}
-
-fn sh(args: &[&str]) {
-    let o = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("spawn");
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// Run `f` on a thread inside network namespace `ns`; its panics propagate.
-fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            enter(ns);
-            f()
-        })
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })
-}
-
-/// Move the calling thread into network namespace `ns`.
-fn enter(ns: &str) {
-    let f = std::fs::File::open(format!("/run/netns/{ns}")).expect("open the namespace");
-    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-}
 
 /// Kills a helper process when the test ends, passed or not.
 struct Helper(Option<Child>);
@@ -156,6 +115,7 @@ struct Topology {
     r: String,
     b: String,
     router: Option<Child>,
+    _guards: [NetNs; 3],
 }
 
 impl Topology {
@@ -164,57 +124,27 @@ impl Topology {
     }
 
     fn with(shape: Shape) -> Topology {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let base = format!("xdpnet-rv-{}-{n}", std::process::id());
+        let guards = [
+            netns("xdpnet-rv-a"),
+            netns("xdpnet-rv-r"),
+            netns("xdpnet-rv-b"),
+        ];
         let t = Topology {
-            a: format!("{base}-a"),
-            r: format!("{base}-r"),
-            b: format!("{base}-b"),
+            a: guards[0].name().to_string(),
+            r: guards[1].name().to_string(),
+            b: guards[2].name().to_string(),
             router: None,
+            _guards: guards,
         };
-        for ns in [&t.a, &t.r, &t.b] {
-            sh(&["ip", "netns", "add", ns]);
-        }
-        let q = shape.queues.to_string();
-        for (ours, theirs, ns) in [("r0", "a0", &t.a), ("r1", "b0", &t.b)] {
-            sh(&[
-                "ip",
-                "-n",
-                &t.r,
-                "link",
-                "add",
-                ours,
-                "numtxqueues",
-                &q,
-                "numrxqueues",
-                &q,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                theirs,
-                "numtxqueues",
-                &q,
-                "numrxqueues",
-                &q,
-                "netns",
-                ns,
-            ]);
-        }
+        veth(&t.r, "r0", &t.a, "a0", shape.queues);
+        veth(&t.r, "r1", &t.b, "b0", shape.queues);
         if let Some(mtu) = shape.b_mtu {
             let mtu = mtu.to_string();
             sh(&["ip", "-n", &t.r, "link", "set", "r1", "mtu", &mtu]);
             sh(&["ip", "-n", &t.b, "link", "set", "b0", "mtu", &mtu]);
         }
-        for (ns, dev) in [
-            (&t.r, "r0"),
-            (&t.r, "r1"),
-            (&t.a, "a0"),
-            (&t.b, "b0"),
-            (&t.a, "lo"),
-            (&t.b, "lo"),
-        ] {
-            sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
+        for (ns, dev) in [(&t.r, "r0"), (&t.r, "r1"), (&t.a, "a0"), (&t.b, "b0")] {
+            link_up(ns, dev);
         }
         // Finished checksums on the wire (see the module docs).
         for (ns, dev) in [(&t.a, "a0"), (&t.b, "b0")] {
@@ -388,9 +318,6 @@ impl Drop for Topology {
         if let Some(mut c) = self.router.take() {
             let _ = c.kill();
             let _ = c.wait();
-        }
-        for ns in [&self.a, &self.r, &self.b] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
     }
 }

@@ -16,23 +16,15 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 
+mod root_common;
+
+use root_common::{addresses, in_ns, is_root, link_up, netns, sh, veth, NetNs};
 use xdpnet::steering::{
     AttachMethod, Policy, SteeringCounters, SteeringError, SteeringOptions, SteeringProgram,
     XdpAction, XdpMode,
 };
 use xdpnet::wire::ethernet::EthernetAddress;
-
-fn is_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    eprintln!(
-        "SKIP {test}: needs root (CAP_BPF + CAP_NET_ADMIN); run `sudo cargo test --test steering`"
-    );
-    false
-}
 
 // ---------------------------------------------------------------- frames
 
@@ -461,66 +453,34 @@ fn xskmap_and_owned_tables_explain_their_limits() {
 
 // ------------------------------------------------------ interface tests
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Two fresh namespaces `a` and `b` joined by veth0 (in a) <-> veth1 (in
 /// b), addressed 198.18.0.1/24 + 2001:2::1/64 and .2 / ::2. Dropping it
 /// deletes both namespaces, and with them the veth pair.
 struct Netns {
     a: String,
     b: String,
+    _guards: [NetNs; 2],
 }
 
 impl Netns {
     fn new() -> Self {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let base = format!("xdpnet-steer-{}-{n}", std::process::id());
+        let guards = [netns("xdpnet-steer-a"), netns("xdpnet-steer-b")];
         let ns = Netns {
-            a: format!("{base}-a"),
-            b: format!("{base}-b"),
+            a: guards[0].name().to_string(),
+            b: guards[1].name().to_string(),
+            _guards: guards,
         };
-        sh(&["ip", "netns", "add", &ns.a]);
-        sh(&["ip", "netns", "add", &ns.b]);
-        sh(&[
-            "ip", "-n", &ns.a, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1",
-            "netns", &ns.b,
-        ]);
-        for (ns, dev, v4, v6) in [
-            (&ns.a, "veth0", "198.18.0.1/24", "2001:2::1/64"),
-            (&ns.b, "veth1", "198.18.0.2/24", "2001:2::2/64"),
-        ] {
-            sh(&["ip", "-n", ns, "addr", "add", v4, "dev", dev]);
-            sh(&["ip", "-n", ns, "addr", "add", v6, "dev", dev, "nodad"]);
-            sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
-        }
+        veth(&ns.a, "veth0", &ns.b, "veth1", 1);
+        addresses(&ns.a, "veth0", "198.18.0.1/24", Some("2001:2::1/64"));
+        addresses(&ns.b, "veth1", "198.18.0.2/24", Some("2001:2::2/64"));
+        link_up(&ns.a, "veth0");
+        link_up(&ns.b, "veth1");
         ns
     }
 
     /// Runs `f` on a thread inside namespace `a` (where veth0 lives).
     fn in_a<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        let path = format!("/run/netns/{}", self.a);
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let ns = std::fs::File::open(&path).unwrap();
-                nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-                f()
-            })
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
-        })
+        in_ns(&self.a, f)
     }
 
     fn xdp_on_veth0(&self) -> String {
@@ -536,14 +496,6 @@ impl Netns {
             .output()
             .map(|o| o.status.success())
             .unwrap_or(false)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
     }
 }
 

@@ -17,10 +17,12 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant as StdInstant};
 
+mod root_common;
+
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
+use root_common::{addresses, in_ns, is_root, link_up, netns, sh, veth, NetNs};
 use xdpnet::buffer::{PacketBatch, PacketBuffer, DEFAULT_HEADROOM};
 use xdpnet::link::xdp::XdpLink;
 use xdpnet::link::LinkEndpoint;
@@ -31,33 +33,7 @@ use xdpnet::xsk::{
     interface_info, BoundMode, CopyMode, SocketConfig, Umem, UmemConfig, XskError, XskSocket,
 };
 
-fn is_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    println!(
-        "SKIP: {test} needs root (netns, veth, XDP attach, AF_XDP bind); \
-         run `sudo cargo test --release --test xdp_link`"
-    );
-    false
-}
-
 // ------------------------------------------------------------ topology
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Namespaces `a` (dataplane) and `b` (kernel peer) joined by `pairs` veth
 /// pairs `dp<i>` — `pe<i>`; `pe<i>` has 198.18.<i>.2/24. Dropping it
@@ -65,24 +41,20 @@ fn sh(args: &[&str]) -> String {
 struct Topo {
     a: String,
     b: String,
+    _guards: [NetNs; 2],
 }
 
 impl Topo {
     fn new(pairs: u32) -> Topo {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let base = format!("xdpnet-xsk-{}-{n}", std::process::id());
+        let guards = [netns("xdpnet-xsk-a"), netns("xdpnet-xsk-b")];
         let t = Topo {
-            a: format!("{base}-a"),
-            b: format!("{base}-b"),
+            a: guards[0].name().to_string(),
+            b: guards[1].name().to_string(),
+            _guards: guards,
         };
-        sh(&["ip", "netns", "add", &t.a]);
-        sh(&["ip", "netns", "add", &t.b]);
         for i in 0..pairs {
             let (dp, pe) = (format!("dp{i}"), format!("pe{i}"));
-            sh(&[
-                "ip", "-n", &t.a, "link", "add", &dp, "type", "veth", "peer", "name", &pe, "netns",
-                &t.b,
-            ]);
+            veth(&t.a, &dp, &t.b, &pe, 1);
             // No IPv6 on the dataplane side: the kernel there must not
             // talk (router solicitations, MLD) on links the stack owns.
             sh(&[
@@ -94,25 +66,15 @@ impl Topo {
                 "-qw",
                 &format!("net.ipv6.conf.{dp}.disable_ipv6=1"),
             ]);
-            let addr = format!("198.18.{i}.2/24");
-            sh(&["ip", "-n", &t.b, "addr", "add", &addr, "dev", &pe]);
-            sh(&["ip", "-n", &t.a, "link", "set", &dp, "up"]);
-            sh(&["ip", "-n", &t.b, "link", "set", &pe, "up"]);
+            addresses(&t.b, &pe, &format!("198.18.{i}.2/24"), None);
+            link_up(&t.a, &dp);
+            link_up(&t.b, &pe);
         }
         t
     }
 
     fn run_in<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
-        let path = format!("/run/netns/{ns}");
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let file = std::fs::File::open(&path).unwrap();
-                nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-                f()
-            })
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
-        })
+        in_ns(ns, f)
     }
 
     /// Runs `f` on a thread inside the dataplane namespace.
@@ -152,14 +114,6 @@ impl Topo {
             s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
             s
         })
-    }
-}
-
-impl Drop for Topo {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
     }
 }
 
