@@ -6,20 +6,37 @@
 //! write *past* the readable part (out-of-order data, placed at its offset
 //! from `rcv_nxt`) and commit it later, so reassembly needs no extra memory
 //! beyond the window the ring backs.
+//!
+//! The capacity is the ring's logical size (what the window calculations
+//! see); the memory behind it grows on demand, doubling up to the capacity,
+//! as writes need it. A new connection therefore costs no allocation and no
+//! zeroing of its buffers (1 MiB each by default: zeroing them per
+//! connection was most of the worker's time in a connect loop), and an idle
+//! or slow connection holds only the memory its data in flight needs. On
+//! growth the stored bytes are copied once, in order from the head, so
+//! every position relative to the head — readable bytes and out-of-order
+//! data past them — stays where the receive path expects it.
 
-/// A fixed-capacity byte ring.
+/// The first allocation of a ring that receives data (bytes).
+const MIN_STORAGE: usize = 4096;
+
+/// A fixed-capacity byte ring with storage allocated on demand.
 #[derive(Debug)]
 pub(crate) struct RingBuffer {
-    buf: Box<[u8]>,
+    /// The storage; positions are taken modulo its length, which grows
+    /// (see [`RingBuffer::reserve`]) but never past `cap`.
+    buf: Vec<u8>,
+    cap: usize,
     head: usize,
     len: usize,
 }
 
 impl RingBuffer {
-    /// A ring of `capacity` bytes.
+    /// A ring of `capacity` bytes (no memory is allocated yet).
     pub(crate) fn new(capacity: usize) -> RingBuffer {
         RingBuffer {
-            buf: vec![0; capacity].into_boxed_slice(),
+            buf: Vec::new(),
+            cap: capacity,
             head: 0,
             len: 0,
         }
@@ -28,7 +45,35 @@ impl RingBuffer {
     /// Capacity in bytes.
     #[inline]
     pub(crate) fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// Bytes of storage allocated now (at most the capacity).
+    #[inline]
+    pub(crate) fn allocated(&self) -> usize {
         self.buf.len()
+    }
+
+    /// Make sure the storage holds `need` bytes from the head (`need` is at
+    /// most the capacity). Grows to the next power of two, at least double
+    /// the current size, capped at the capacity; the stored bytes are
+    /// copied once, head first, and the head moves to 0.
+    fn reserve(&mut self, need: usize) {
+        let have = self.buf.len();
+        if need <= have {
+            return;
+        }
+        let size = need
+            .next_power_of_two()
+            .max(have * 2)
+            .max(MIN_STORAGE)
+            .min(self.cap);
+        let mut grown = Vec::with_capacity(size);
+        grown.extend_from_slice(&self.buf[self.head..]);
+        grown.extend_from_slice(&self.buf[..self.head]);
+        grown.resize(size, 0);
+        self.buf = grown;
+        self.head = 0;
     }
 
     /// Readable (committed) bytes.
@@ -46,18 +91,19 @@ impl RingBuffer {
     /// Room after the readable bytes.
     #[inline]
     pub(crate) fn free(&self) -> usize {
-        self.buf.len() - self.len
+        self.cap - self.len
     }
 
     /// Write `data` at `offset` bytes past the readable part, without
     /// committing it. Writes beyond the free room are cut; returns how many
     /// bytes were written.
     pub(crate) fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
-        let cap = self.buf.len();
-        if cap == 0 || offset >= self.free() {
+        if self.cap == 0 || offset >= self.free() || data.is_empty() {
             return 0;
         }
         let n = data.len().min(self.free() - offset);
+        self.reserve(self.len + offset + n);
+        let cap = self.buf.len();
         let start = (self.head + self.len + offset) % cap;
         let first = n.min(cap - start);
         self.buf[start..start + first].copy_from_slice(&data[..first]);
@@ -67,7 +113,7 @@ impl RingBuffer {
 
     /// Make `n` bytes written with [`write_at`](Self::write_at) readable.
     pub(crate) fn commit(&mut self, n: usize) {
-        self.len = (self.len + n).min(self.buf.len());
+        self.len = (self.len + n).min(self.cap);
     }
 
     /// Append as much of `data` as fits; returns the bytes taken.
@@ -169,5 +215,109 @@ mod tests {
         r.commit(2);
         r.read(&mut o);
         assert_eq!(&o, b"cd");
+    }
+
+    #[test]
+    fn storage_is_allocated_on_demand_and_never_past_the_capacity() {
+        let mut r = RingBuffer::new(1 << 20);
+        assert_eq!(r.allocated(), 0, "a new ring allocates nothing");
+        assert_eq!(r.free(), 1 << 20, "but offers its whole capacity");
+        r.push(&[1; 100]);
+        assert_eq!(r.allocated(), MIN_STORAGE);
+        r.push(&vec![2; 10_000]);
+        assert_eq!(r.allocated(), 16384);
+        assert_eq!(r.write_at(r.free() - 1, b"z"), 1, "the last byte");
+        assert_eq!(r.allocated(), 1 << 20);
+        let small = RingBuffer::new(100);
+        let mut small = small;
+        small.push(b"x");
+        assert_eq!(small.allocated(), 100, "capped at the capacity");
+    }
+
+    /// A model of the ring: the bytes from the head, `None` where nothing
+    /// was written.
+    #[derive(Default)]
+    struct Model {
+        bytes: Vec<Option<u8>>,
+        len: usize,
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        WriteAt(usize, Vec<u8>),
+        Commit(usize),
+        Consume(usize),
+        Peek(usize, usize),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0usize..300, proptest::collection::vec(any::<u8>(), 0..400))
+                .prop_map(|(o, d)| Op::WriteAt(o, d)),
+            (0usize..400).prop_map(Op::Commit),
+            (0usize..400).prop_map(Op::Consume),
+            (0usize..300, 0usize..400).prop_map(|(o, n)| Op::Peek(o, n)),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Growing storage keeps every byte where a fixed ring would: the
+        /// ring agrees with the model after any sequence of operations
+        /// (writes past the readable part included), for capacities that
+        /// are and are not powers of two.
+        #[test]
+        fn growth_keeps_bytes_in_place(
+            cap in proptest::sample::select(vec![1usize, 7, 1000, 4096, 5000, 20_000]),
+            ops in proptest::collection::vec(op(), 1..60),
+        ) {
+            let mut r = RingBuffer::new(cap);
+            let mut m = Model::default();
+            for op in ops {
+                match op {
+                    Op::WriteAt(off, data) => {
+                        let n = r.write_at(off, &data);
+                        let room = cap - m.len;
+                        let want = if off >= room { 0 } else { data.len().min(room - off) };
+                        proptest::prop_assert_eq!(n, want);
+                        let end = m.len + off + n;
+                        if m.bytes.len() < end {
+                            m.bytes.resize(end, None);
+                        }
+                        for (k, b) in data[..n].iter().enumerate() {
+                            m.bytes[m.len + off + k] = Some(*b);
+                        }
+                    }
+                    Op::Commit(n) => {
+                        // Only written bytes are ever committed by the stack.
+                        let written = m.bytes[m.len..].iter().take_while(|b| b.is_some()).count();
+                        let n = n.min(written);
+                        r.commit(n);
+                        m.len += n;
+                    }
+                    Op::Consume(n) => {
+                        let n = n.min(m.len);
+                        r.consume(n);
+                        m.bytes.drain(..n);
+                        m.len -= n;
+                    }
+                    Op::Peek(off, n) => {
+                        let mut out = vec![0u8; n];
+                        let got = r.peek(off, &mut out);
+                        let want = if off >= m.len { 0 } else { n.min(m.len - off) };
+                        proptest::prop_assert_eq!(got, want);
+                        let model: Vec<u8> =
+                            m.bytes[off.min(m.len)..off.min(m.len) + want].iter().map(|b| b.unwrap()).collect();
+                        proptest::prop_assert_eq!(&out[..got], &model[..]);
+                        let mut ext = Vec::new();
+                        proptest::prop_assert_eq!(r.peek_extend(off, n, &mut ext), want);
+                        proptest::prop_assert_eq!(ext, model);
+                    }
+                }
+                proptest::prop_assert_eq!(r.len(), m.len);
+                proptest::prop_assert_eq!(r.free(), cap - m.len);
+                proptest::prop_assert!(r.allocated() <= cap);
+            }
+        }
     }
 }
