@@ -49,7 +49,7 @@ impl RingBuffer {
     }
 
     /// Bytes of storage allocated now (at most the capacity).
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn allocated(&self) -> usize {
         self.buf.len()
     }
