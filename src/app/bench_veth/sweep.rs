@@ -272,15 +272,17 @@ fn measure(
 }
 
 /// Attempts at starting a sink while the previous trial's socket on the
-/// queue is still being released.
-const SINK_ATTEMPTS: usize = 20;
+/// queue is still being released (250 ms apart: 30 s; releases of over
+/// 5 s were seen on the loaded 2-vCPU machine after kernel-DUT trials).
+const SINK_ATTEMPTS: usize = 120;
 
 /// Start `xdpnet sink` on queue `q` and wait until it receives.
 ///
 /// The previous trial's sink has exited, but the kernel may not have
-/// released its AF_XDP socket yet (the release waits for frames still in
-/// flight), and the new sink then finds the queue busy. That is retried
-/// for a few seconds; any other failure is returned at once.
+/// released its AF_XDP socket yet (the socket is freed asynchronously
+/// after the process exits; the cause of the multi-second delays seen was
+/// not pinned down), and the new sink then finds the queue busy. That is
+/// retried for up to 30 s; any other failure is returned at once.
 fn start_sink(cfg: &BenchConfig, topo: &Topology, q: u32) -> Result<Spawned, String> {
     let p = &topo.placement;
     let mut last = String::new();
