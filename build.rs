@@ -4,7 +4,10 @@
 //! * `bpf/steer.bpf.c` (XDP steering) → `$OUT_DIR/steer.skel.rs`, included
 //!   by `src/steering/skel.rs`;
 //! * `bpf/live.bpf.c` (the `xdp-live` engine of `xdpnet pktgen`) →
-//!   `$OUT_DIR/live.skel.rs`, included by `src/app/pktgen/live_skel.rs`.
+//!   `$OUT_DIR/live.skel.rs`, included by `src/app/pktgen/live_skel.rs`;
+//! * `bpf/pass.bpf.c` (XDP_PASS on the kernel DUT's ingress in `xdpnet
+//!   bench veth`) → `$OUT_DIR/pass.skel.rs`, included by
+//!   `src/app/bench_veth/pass_skel.rs`.
 //!
 //! Needs `clang` (override with `XDPNET_CLANG=/path/to/clang`). On
 //! Debian/Ubuntu the kernel uapi headers include `<asm/types.h>`, which only
@@ -25,6 +28,7 @@ const SOURCES: &[&str] = &[
     "bpf/steer.h",
     "bpf/live.bpf.c",
     "bpf/live.h",
+    "bpf/pass.bpf.c",
 ];
 const FIX: &str = "install the BPF toolchain with `apt-get install clang llvm libelf-dev` \
                    (or run `scripts/deps.sh`), or point XDPNET_CLANG at a clang binary";
@@ -57,6 +61,7 @@ fn main() {
     for (name, what) in [
         ("steer", "the XDP steering program"),
         ("live", "the xdp-live generator program"),
+        ("pass", "the XDP_PASS program of bench veth"),
     ] {
         let skel = out.join(format!("{name}.skel.rs"));
         if let Err(e) = SkeletonBuilder::new()

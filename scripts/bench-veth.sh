@@ -4,8 +4,12 @@
 #
 # Writes bench/results/<date>-veth.json and bench/results/<date>-veth.svg
 # and prints the table (Markdown) for the README's Performance section.
+# Both DUTs get the same generator: the xdp-live engine by default (the
+# kernel DUT's ingress veth end then runs an XDP_PASS program, without
+# which veth drops the engine's frames); `--gen-engine xsk` for the
+# AF_XDP tx-ring generator.
 # Needs root. Extra arguments go to `xdpnet bench veth`, e.g.
-#   scripts/bench-veth.sh -d 5 --dut-cores 1 --points 6
+#   scripts/bench-veth.sh -d 5 --dut-cores 1 --points 6 --gen-engine xsk
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

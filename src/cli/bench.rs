@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::Instant as WallClock;
 use xdpnet::app::bench_veth::{self, topology::Placement, BenchConfig};
 use xdpnet::app::pipeline::{Pipeline, PipelineConfig};
+use xdpnet::app::pktgen::Engine;
 use xdpnet::worker::placement::parse_list;
 
 #[derive(Debug, Args)]
@@ -65,6 +66,11 @@ struct VethArgs {
     /// Trials of the binary search for the no-drop rate.
     #[arg(long, value_name = "N", default_value_t = 4)]
     search_steps: usize,
+    /// Generator engine for both DUTs: xdp-live (BPF_PROG_RUN live frames,
+    /// the faster; the kernel DUT's ingress then runs an XDP_PASS program)
+    /// or xsk (AF_XDP tx ring).
+    #[arg(long, value_name = "ENGINE", default_value_t = Engine::DEFAULT)]
+    gen_engine: Engine,
     /// Run the router with --busy-poll (its CPU time is then the whole
     /// core, not the work done).
     #[arg(long)]
@@ -129,6 +135,7 @@ fn veth(a: VethArgs) -> Result<(), String> {
         },
         points: a.points,
         search_steps: a.search_steps,
+        gen_engine: a.gen_engine,
         busy_poll: a.busy_poll,
         keep: a.keep,
     };

@@ -13,12 +13,24 @@
 //! * **threaded NAPI**: GRO on (so the end has NAPI), `threaded` = 1, and
 //!   the `napi/IF-ID` threads pinned to the DUT cores; forwarding runs in
 //!   those threads (their run time).
+//!
+//! With the `xdp-live` generator the ingress end also runs an XDP_PASS
+//! program ([`super::xdp_pass`], attached by [`KernelDut::setup`] and
+//! detached when the [`KernelDut`] is dropped): the engine's frames reach
+//! a veth end only through its XDP receive path. They then arrive through
+//! the end's NAPI whatever GRO says, and unthreaded that NAPI would run in
+//! softirq on the generator's core (the core that transmitted them), so
+//! RPS does not apply: only threaded NAPI is tried
+//! ([`KernelVariant::for_engine`]).
 
 use std::fmt;
+
+use crate::app::pktgen::Engine;
 
 use super::topology::{
     set_gro, set_rps, set_threaded, Topology, DUT_GEN_ADDR, DUT_SINK_ADDR, SINK_ADDR,
 };
+use super::xdp_pass::PassProgram;
 use super::Dut;
 
 /// How the kernel's forwarding work is put on the DUT core.
@@ -33,6 +45,15 @@ pub enum KernelVariant {
 impl KernelVariant {
     /// Both, in the order they are tried.
     pub const ALL: [KernelVariant; 2] = [KernelVariant::Rps, KernelVariant::ThreadedNapi];
+
+    /// The tunings that put the forwarding on the DUT core with this
+    /// generator engine (see the module docs).
+    pub fn for_engine(engine: Engine) -> &'static [KernelVariant] {
+        match engine {
+            Engine::Xsk => &Self::ALL,
+            Engine::XdpLive => &[KernelVariant::ThreadedNapi],
+        }
+    }
 
     /// Stable name used in the JSON.
     pub fn as_str(self) -> &'static str {
@@ -53,11 +74,24 @@ impl fmt::Display for KernelVariant {
 #[derive(Debug)]
 pub struct KernelDut {
     variant: KernelVariant,
+    // XDP_PASS on the ingress end (xdp-live generator); detached on drop.
+    pass: Option<PassProgram>,
 }
 
 impl KernelDut {
-    /// Configure the DUT namespace for kernel forwarding in `variant`.
-    pub fn setup(topo: &Topology, variant: KernelVariant) -> Result<KernelDut, String> {
+    /// Configure the DUT namespace for kernel forwarding in `variant`,
+    /// fed by the `engine` generator.
+    pub fn setup(
+        topo: &Topology,
+        variant: KernelVariant,
+        engine: Engine,
+    ) -> Result<KernelDut, String> {
+        if !KernelVariant::for_engine(engine).contains(&variant) {
+            return Err(format!(
+                "kernel tuning {variant} does not apply to the {engine} generator (see \
+                 KernelVariant::for_engine)"
+            ));
+        }
         let ns = &topo.dut;
         let (din, dout) = (topo.dut_gen_if(), topo.dut_sink_if());
         for (ifname, addr) in [(din, DUT_GEN_ADDR), (dout, DUT_SINK_ADDR)] {
@@ -97,11 +131,17 @@ impl KernelDut {
         // any) stays threaded on the DUT core like the router's.
         set_gro(ns, dout, true)?;
         set_threaded(ns, dout, true)?;
-        Ok(KernelDut { variant })
+        let pass = match engine {
+            Engine::XdpLive => Some(PassProgram::attach(ns, din)?),
+            Engine::Xsk => None,
+        };
+        Ok(KernelDut { variant, pass })
     }
 
-    /// Undo what [`KernelDut::setup`] changed that another DUT would see.
-    pub fn teardown(topo: &Topology) -> Result<(), String> {
+    /// Undo what [`KernelDut::setup`] changed that another DUT would see
+    /// (the XDP_PASS program first: the router attaches its own).
+    pub fn teardown(mut self, topo: &Topology) -> Result<(), String> {
+        drop(self.pass.take());
         let ns = &topo.dut;
         ns.sysctl("net.ipv4.ip_forward", "0")?;
         ns.ip(&["neigh", "flush", "all"])?;
@@ -125,5 +165,19 @@ impl Dut for KernelDut {
 
     fn end_trial(&mut self, _topo: &Topology) -> Result<Option<serde_json::Value>, String> {
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xdp_live_frames_leave_only_threaded_napi() {
+        assert_eq!(KernelVariant::for_engine(Engine::Xsk), &KernelVariant::ALL);
+        assert_eq!(
+            KernelVariant::for_engine(Engine::XdpLive),
+            &[KernelVariant::ThreadedNapi]
+        );
     }
 }

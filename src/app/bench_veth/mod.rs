@@ -6,9 +6,12 @@
 //!
 //! 1. [`topology`] builds the three namespaces and two veth pairs (one
 //!    queue per DUT core), GRO and threaded NAPI as described there, and
-//!    prints the core placement.
-//! 2. The kernel DUT ([`dut_kernel`]) is tried in both tunings (RPS,
-//!    threaded NAPI) at the generator's full rate; the better one is kept.
+//!    prints the core placement and the generator's engine.
+//! 2. The kernel DUT ([`dut_kernel`]) is tried in each tuning that applies
+//!    to the generator's engine ([`KernelVariant::for_engine`]: RPS and
+//!    threaded NAPI with `xsk`; threaded NAPI with `xdp-live`, whose
+//!    frames arrive through the ingress end's NAPI and an XDP_PASS
+//!    program) at the generator's full rate; the better one is kept.
 //!    The first of those trials also gives the generator's maximum rate,
 //!    from which the offered loads are fixed for both DUTs
 //!    ([`sweep::load_points`], plus "unlimited").
@@ -27,10 +30,12 @@ pub mod child;
 pub mod cpu;
 pub mod dut_kernel;
 pub mod dut_xdpnet;
+pub mod pass_skel;
 pub mod plot;
 pub mod report;
 pub mod sweep;
 pub mod topology;
+pub mod xdp_pass;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -38,6 +43,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
+use crate::app::pktgen::Engine;
 use dut_kernel::{KernelDut, KernelVariant};
 use dut_xdpnet::XdpnetDut;
 use sweep::Trial;
@@ -71,6 +77,10 @@ pub struct BenchConfig {
     pub points: usize,
     /// Trials of the no-drop search.
     pub search_steps: usize,
+    /// The generator's engine, the same for both DUTs. With `xdp-live`
+    /// the kernel DUT's ingress end runs an XDP_PASS program
+    /// ([`xdp_pass`]), without which veth drops the engine's frames.
+    pub gen_engine: Engine,
     /// Pass `--busy-poll` to the router.
     pub busy_poll: bool,
     /// Keep the namespaces after the run.
@@ -291,10 +301,16 @@ pub fn run(
     log(
         out,
         &format!(
-            "bench veth: {} B frames, {} s per trial; {}; {}",
+            "bench veth: {} B frames, {} s per trial; {}; generator engine {}{}; {}",
             cfg.size,
             cfg.duration,
             cfg.placement.describe(),
+            cfg.gen_engine,
+            if cfg.gen_engine == Engine::XdpLive {
+                " (the kernel DUT's ingress end runs an XDP_PASS program)"
+            } else {
+                ""
+            },
             topology::priorities(cfg.busy_poll)
         ),
     );
@@ -316,9 +332,9 @@ pub fn run(
     // Kernel tunings at the generator's full rate; the first trial also
     // measures the generator's maximum.
     let mut variants: Vec<(KernelVariant, Trial)> = Vec::new();
-    for v in KernelVariant::ALL {
+    for &v in KernelVariant::for_engine(cfg.gen_engine) {
         stopped(stop)?;
-        let mut k = KernelDut::setup(&topo, v)?;
+        let mut k = KernelDut::setup(&topo, v, cfg.gen_engine)?;
         let t = sweep::run_trial(&cfg, &topo, &mut k, None)?;
         log(
             out,
@@ -350,13 +366,13 @@ pub fn run(
         stop,
         out,
     };
-    let mut kernel = KernelDut::setup(&topo, best_v)?;
+    let mut kernel = KernelDut::setup(&topo, best_v, cfg.gen_engine)?;
     let mut kr = measure_dut(&mut ctx, &mut kernel, "linux", &loads, Some(best_t))?;
     kr.variants = variants
         .into_iter()
         .map(|(v, t)| (v.as_str().to_string(), t))
         .collect();
-    KernelDut::teardown(&topo)?;
+    kernel.teardown(&topo)?;
 
     let mut router = XdpnetDut::setup(&topo, cfg.exe.clone(), cfg.busy_poll)?;
     let xr = measure_dut(&mut ctx, &mut router, "xdpnet", &loads, None)?;
@@ -387,6 +403,7 @@ mod tests {
             },
             points: 5,
             search_steps: 4,
+            gen_engine: Engine::XdpLive,
             busy_poll: false,
             keep: false,
         }

@@ -5,6 +5,7 @@
 //! ```text
 //! { "benchmark": "veth", "date", "frame_size", "trial_seconds",
 //!   "placement": {"generator_core", "sink_core", "dut_cores"},
+//!   "generator_engine": "xsk"|"xdp-live", "kernel_ingress_xdp_pass": bool,
 //!   "machine": {"cpu", "cpus", "kernel"},
 //!   "generator_max_pps", "offered_loads_pps": [...],
 //!   "duts": [ { "key": "linux"|"xdpnet", "name", "capacity_mpps",
@@ -23,6 +24,7 @@ use serde_json::{json, Value};
 
 use super::sweep::{Trial, NO_DROP_LOSS};
 use super::{BenchReport, DutReport};
+use crate::app::pktgen::Engine;
 
 /// The machine the numbers come from.
 #[derive(Debug, Clone, Default)]
@@ -143,6 +145,17 @@ pub const NOTES: &[&str] = &[
     "latency: one-way, stamped by the generator and read by the sink (same host clock), at 50 % of each DUT's own capacity",
 ];
 
+/// [`NOTES`], and with the xdp-live generator what the kernel DUT's
+/// ingress runs.
+fn notes(engine: Engine) -> Vec<&'static str> {
+    let mut n = NOTES.to_vec();
+    n.push(match engine {
+        Engine::XdpLive => "generator: xdp-live engine (BPF_PROG_RUN live frames sent with the generator end's ndo_xdp_xmit) for both DUTs; veth delivers such frames only to an end with an XDP program, so the kernel DUT's ingress end runs an XDP_PASS program (bpf/pass.bpf.c, as xdp-trafficgen users do) and the router's its steering program",
+        Engine::Xsk => "generator: xsk engine (AF_XDP tx ring, copy mode) for both DUTs; the kernel DUT's ingress end has no XDP program",
+    });
+    n
+}
+
 /// The JSON document.
 pub fn to_json(r: &BenchReport) -> Value {
     let p = &r.config.placement;
@@ -168,6 +181,8 @@ pub fn to_json(r: &BenchReport) -> Value {
             "sink_core": p.sink_core,
             "dut_cores": p.dut_cores,
         },
+        "generator_engine": r.config.gen_engine.as_str(),
+        "kernel_ingress_xdp_pass": r.config.gen_engine == Engine::XdpLive,
         "priorities": super::topology::priorities(r.config.busy_poll),
         "machine": {
             "cpu": r.machine.cpu,
@@ -179,7 +194,7 @@ pub fn to_json(r: &BenchReport) -> Value {
         "offered_loads_pps": r.loads_pps,
         "duts": r.duts.iter().map(dut_json).collect::<Vec<_>>(),
         "xdpnet_vs_linux": ratio,
-        "notes": NOTES,
+        "notes": notes(r.config.gen_engine),
     })
 }
 
@@ -189,10 +204,16 @@ pub fn to_table(r: &BenchReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{} B frames, {} s per trial, {}; {}; {} ({} CPUs), Linux {}",
+        "{} B frames, {} s per trial, {}; generator engine {}{}; {}; {} ({} CPUs), Linux {}",
         r.config.size,
         r.config.duration,
         r.config.placement.describe(),
+        r.config.gen_engine,
+        if r.config.gen_engine == Engine::XdpLive {
+            " (kernel DUT ingress: XDP_PASS program)"
+        } else {
+            ""
+        },
         super::topology::priorities(r.config.busy_poll),
         r.machine.cpu,
         r.machine.cpus,

@@ -198,23 +198,7 @@ fn measure(
     let exe = cfg.exe.as_os_str();
     let mut sinks = Vec::new();
     for q in 0..topo.queues {
-        let mut cmd = topo.sink.command("nice");
-        cmd.args(["-n", &SINK_NICE.to_string(), "taskset", "-c"])
-            .arg(p.sink_core.to_string())
-            .arg(exe)
-            .args([
-                "sink",
-                topo.sink_if(),
-                "-q",
-                &q.to_string(),
-                "-i",
-                "0",
-                "--json",
-            ]);
-        sinks.push(Spawned::spawn(&format!("xdpnet sink (queue {q})"), cmd)?);
-    }
-    for s in &mut sinks {
-        s.wait_for_line("Receiving on", Duration::from_secs(20))?;
+        sinks.push(start_sink(cfg, topo, q)?);
     }
     let tx_dropped = format!("/sys/class/net/{}/statistics/tx_dropped", topo.gen_if());
     let read_drops = || -> u64 {
@@ -237,11 +221,10 @@ fn measure(
             .args([
                 "pktgen",
                 topo.gen_if(),
-                // The xdp-live engine's frames reach only a veth end with
-                // an XDP program; the kernel DUT has none, so both DUTs
-                // get the AF_XDP tx-ring generator.
+                // The same engine for both DUTs (xdp-live: the kernel
+                // DUT's ingress runs an XDP_PASS program, see xdp_pass).
                 "--engine",
-                "xsk",
+                cfg.gen_engine.as_str(),
                 "--queues",
                 &q.to_string(),
                 "--dst-mac",
@@ -286,6 +269,48 @@ fn measure(
     );
     t.ingress_drops = read_drops().saturating_sub(drops_before);
     Ok(t)
+}
+
+/// Attempts at starting a sink while the previous trial's socket on the
+/// queue is still being released (250 ms apart: 30 s; releases of over
+/// 5 s were seen on the loaded 2-vCPU machine after kernel-DUT trials).
+const SINK_ATTEMPTS: usize = 120;
+
+/// Start `xdpnet sink` on queue `q` and wait until it receives.
+///
+/// The previous trial's sink has exited, but the kernel may not have
+/// released its AF_XDP socket yet (the socket is freed asynchronously
+/// after the process exits; the cause of the multi-second delays seen was
+/// not pinned down), and the new sink then finds the queue busy. That is
+/// retried for up to 30 s; any other failure is returned at once.
+fn start_sink(cfg: &BenchConfig, topo: &Topology, q: u32) -> Result<Spawned, String> {
+    let p = &topo.placement;
+    let mut last = String::new();
+    for _ in 0..SINK_ATTEMPTS {
+        let mut cmd = topo.sink.command("nice");
+        cmd.args(["-n", &SINK_NICE.to_string(), "taskset", "-c"])
+            .arg(p.sink_core.to_string())
+            .arg(&cfg.exe)
+            .args([
+                "sink",
+                topo.sink_if(),
+                "-q",
+                &q.to_string(),
+                "-i",
+                "0",
+                "--json",
+            ]);
+        let mut s = Spawned::spawn(&format!("xdpnet sink (queue {q})"), cmd)?;
+        match s.wait_for_line("Receiving on", Duration::from_secs(20)) {
+            Ok(()) => return Ok(s),
+            Err(e) if e.contains("already used by another AF_XDP socket") => {
+                last = e;
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
 }
 
 /// The rate-limited load points: `points − 1` evenly spaced fractions of

@@ -54,6 +54,34 @@ pub const RUN_MAX: u64 = 1 << 22;
 /// ring; the cap keeps a catch-up burst (after the thread was preempted on
 /// a busy machine) within a receiver's rings (xdpnet sink: 2048 rx).
 pub const RUN_MAX_PACED: usize = 1024;
+/// Rate-limited: a run waits for this much credit (in time at the asked
+/// rate), between 1 and [`RUN_MIN_PACED_FRAMES`] frames.
+///
+/// Why: every `BPF_PROG_RUN` with live frames creates a page pool and
+/// registers it as an XDP memory model, whose id comes from one
+/// machine-wide space of 65 533 (net/core/xdp.c, `MEM_ID_MAX`). A pool
+/// whose frames are still in flight when the run returns (queued at the
+/// peer, or forwarded as skbs by a kernel receiver) keeps its id until
+/// the kernel's deferred release finds them all back, a second or more
+/// later. Sending each frame as soon as its credit accrued made one run
+/// per one or two frames — 15 000 runs/s at 20 kpps — and at 50 kpps and
+/// up the runs failed with ENOSPC (measured through the kernel DUT of
+/// `xdpnet bench veth`). Half a millisecond of frames per run keeps the
+/// run rate near 2 000/s at most, and the bursts within a veth ring.
+pub const RUN_MIN_PACED_NS: f64 = 500_000.0;
+/// Upper bound of the minimum paced run: one kernel batch (64 frames,
+/// flushed together).
+pub const RUN_MIN_PACED_FRAMES: u64 = 64;
+/// How long a run is retried while the kernel says ENOSPC (memory-model
+/// ids exhausted by pools still in flight, see [`RUN_MIN_PACED_NS`]),
+/// before the engine gives up.
+pub const ENOSPC_RETRY_NS: u64 = 2_000_000_000;
+
+/// The smallest paced run at `pps`.
+pub fn paced_run_min(pps: f64) -> u64 {
+    ((pps * RUN_MIN_PACED_NS / 1e9) as u64).clamp(1, RUN_MIN_PACED_FRAMES)
+}
+
 /// Frames of the first unlimited run, before the rate is known.
 pub const RUN_FIRST: u64 = 4096;
 /// Unlimited rate: each run is sized to last about this long at the rate
@@ -238,6 +266,11 @@ impl LiveProgram {
     }
 }
 
+/// `ENOSPC` from `<errno.h>`.
+fn libc_enospc() -> i32 {
+    nix::errno::Errno::ENOSPC as i32
+}
+
 /// `[sent, aborted, first_ns, last_ns]` of thread `thread`, as counted by
 /// the program.
 fn counters(obj: &Object, thread: u32) -> [u64; 4] {
@@ -319,6 +352,8 @@ pub fn run(
     let (mut sent, mut runs) = (0u64, 0u64);
     let (mut first, mut end) = (0u64, start);
     let mut run_size = RUN_FIRST;
+    let min_run = plan.pps.map_or(1, paced_run_min);
+    let mut enospc_since: Option<u64> = None;
     loop {
         let now = monotonic_ns();
         if stop.load(Ordering::Relaxed)
@@ -328,7 +363,17 @@ pub fn run(
             break;
         }
         let mut want = match plan.pps {
-            Some(_) => pacer.available(now, RUN_MAX_PACED) as u64,
+            Some(_) => {
+                let credit = pacer.available(now, RUN_MAX_PACED) as u64;
+                // Small runs wait for more credit (see RUN_MIN_PACED_NS);
+                // -n's last frames go as they are.
+                let rest = plan.count.map_or(u64::MAX, |c| c - sent);
+                if credit < min_run.min(rest) {
+                    0
+                } else {
+                    credit
+                }
+            }
             None => {
                 if sent > 0 && now > first {
                     // Size the run from the rate so far, not past -d.
@@ -352,8 +397,30 @@ pub fn run(
             if stop.load(Ordering::Relaxed) {
                 break;
             }
+            // ENOSPC: no XDP memory-model id free right now (see
+            // RUN_MIN_PACED_NS); pools in flight release theirs within
+            // seconds, so wait a little (the pacer's credit keeps the
+            // rate) rather than fail the whole run.
+            if e.raw_os_error() == Some(libc_enospc()) {
+                let since = *enospc_since.get_or_insert(now);
+                if now - since < ENOSPC_RETRY_NS {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    continue;
+                }
+                return Err(err(
+                    &format!(
+                        "BPF_PROG_RUN on queue {} (ENOSPC for {} s: the machine's XDP \
+                         memory-model ids are taken by page pools still in flight, other \
+                         generators' included; lower the rate or use fewer generators)",
+                        plan.queue,
+                        ENOSPC_RETRY_NS / 1_000_000_000
+                    ),
+                    e,
+                ));
+            }
             return Err(err(&format!("BPF_PROG_RUN on queue {}", plan.queue), e));
         }
+        enospc_since = None;
         if sent == 0 {
             first = now;
         }
@@ -436,6 +503,14 @@ mod tests {
                 assert_eq!(field(&e, offset_of!(types::live_flow, seq), 4), [0; 4]);
             }
         }
+    }
+
+    #[test]
+    fn paced_runs_hold_half_a_millisecond_within_one_kernel_batch() {
+        assert_eq!(paced_run_min(100.0), 1);
+        assert_eq!(paced_run_min(20_000.0), 10);
+        assert_eq!(paced_run_min(100_000.0), 50);
+        assert_eq!(paced_run_min(1e6), RUN_MIN_PACED_FRAMES);
     }
 
     #[test]
