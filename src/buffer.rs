@@ -35,7 +35,7 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::gso::Gso;
+use crate::gso::{Gso, GsoCut};
 use crate::xsk::Frame;
 
 /// Default headroom reserved for link and network headers on locally built
@@ -137,6 +137,9 @@ pub struct PacketBuffer {
     /// Set by a link with receive checksum offload: the transport checksum
     /// was verified already.
     pub csum_verified: bool,
+    /// Whether this packet is a segment a transport endpoint cut by
+    /// software GSO itself (counted by the network layer as GSO output).
+    pub(crate) gso_cut: GsoCut,
 }
 
 impl PacketBuffer {
@@ -149,6 +152,7 @@ impl PacketBuffer {
             tail: headroom,
             gso: None,
             csum_verified: false,
+            gso_cut: GsoCut::No,
         }
     }
 
@@ -170,6 +174,7 @@ impl PacketBuffer {
             tail: headroom,
             gso: None,
             csum_verified: false,
+            gso_cut: GsoCut::No,
         }
     }
 
@@ -191,6 +196,7 @@ impl PacketBuffer {
             tail,
             gso: None,
             csum_verified: false,
+            gso_cut: GsoCut::No,
         }
     }
 
@@ -206,6 +212,7 @@ impl PacketBuffer {
             tail,
             gso: None,
             csum_verified: false,
+            gso_cut: GsoCut::No,
         }
     }
 
@@ -350,6 +357,7 @@ impl PacketBuffer {
         self.tail = h;
         self.gso = None;
         self.csum_verified = false;
+        self.gso_cut = GsoCut::No;
     }
 
     /// Slow path: reallocate with `front` more headroom and `back` more

@@ -77,6 +77,21 @@ pub struct Gso {
     pub max_size: u32,
 }
 
+/// Marks the segments a transport endpoint cut itself with
+/// [`TcpTemplate::cut`], so the network layer can count software GSO
+/// output (`gso_packets`, `gso_segments`) that never reaches
+/// [`segment`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum GsoCut {
+    /// Not a cut segment.
+    #[default]
+    No,
+    /// The first segment of one GSO send.
+    First,
+    /// A later segment of the same send.
+    Rest,
+}
+
 /// Why a packet could not be segmented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GsoError {

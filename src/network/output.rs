@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::buffer::{PacketBuffer, DEFAULT_HEADROOM};
+use crate::gso::GsoCut;
 use crate::link::Capabilities;
 use crate::network::fragment::plan_fragments;
 use crate::stack::neighbor::{Enqueued, NeighborAction, NeighborCache, Released};
@@ -163,6 +164,14 @@ impl Stack {
             _ => return self.drop_packet(DropReason::SendFailed),
         }
         self.stats.ip_originated += 1;
+        match core::mem::take(&mut pkt.gso_cut) {
+            GsoCut::No => {}
+            GsoCut::First => {
+                self.stats.gso_packets += 1;
+                self.stats.gso_segments += 1;
+            }
+            GsoCut::Rest => self.stats.gso_segments += 1,
+        }
         if route.local {
             self.loopback.push_back((route.nic, pkt));
         } else {

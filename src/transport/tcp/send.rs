@@ -19,7 +19,7 @@ use super::connection::{RecoveryKind, TcpConnection};
 use super::rack::TlpEpisode;
 use super::{TcpState, TcpStats};
 use crate::buffer::PacketBuffer;
-use crate::gso::{TcpTemplate, SOFTWARE_GSO_MAX_SIZE};
+use crate::gso::{GsoCut, TcpTemplate, SOFTWARE_GSO_MAX_SIZE};
 use crate::time::Instant;
 use crate::wire::tcp::{TcpControl, TcpPacket, TcpRepr, TcpSeqNumber as Seq, TcpTimestampRepr};
 
@@ -611,7 +611,14 @@ impl TcpConnection {
             );
             let payload = self.tx.slices(spec.data_off, spec.data_len);
             match TcpTemplate::new(&[], hdr_bytes, src, dst, !env.csum_offload, seg_mss) {
-                Ok(t) => t.cut([payload.0, payload.1], env.headroom, out),
+                Ok(t) => {
+                    let first = out.len();
+                    let n = t.cut([payload.0, payload.1], env.headroom, out);
+                    for (i, p) in out[first..].iter_mut().enumerate() {
+                        p.gso_cut = if i == 0 { GsoCut::First } else { GsoCut::Rest };
+                    }
+                    n
+                }
                 // Not reachable: the header was just emitted and
                 // seg_mss >= 1. Sending nothing leaves the range to the
                 // retransmission timer rather than sending it malformed.
