@@ -274,11 +274,9 @@ impl<'a> TcpTemplate<'a> {
             None => {}
             // The header alone: its total length describes the whole send
             // and is rewritten per segment, so only its own length matters.
-            Some(4) if ip.len() >= 20 => {
-                if usize::from(Ipv4Packet::new_unchecked(ip).header_len()) != ip.len() {
-                    return Err(GsoError::Malformed);
-                }
-            }
+            Some(4)
+                if ip.len() >= 20
+                    && usize::from(Ipv4Packet::new_unchecked(ip).header_len()) == ip.len() => {}
             Some(6) if ip.len() >= 40 => {}
             Some(_) => return Err(GsoError::Malformed),
         }
