@@ -318,7 +318,9 @@ impl<'a> TcpTemplate<'a> {
             let len = self.mss.min(total - off);
             let mut b = PacketBuffer::pooled(headroom, hl + len);
             let f = b.append(hl + len);
-            f[..l3].copy_from_slice(self.ip);
+            if l3 > 0 {
+                f[..l3].copy_from_slice(self.ip);
+            }
             f[l3..hl].copy_from_slice(self.tcp);
             let sum = copy_range(&mut f[hl..], payload, off);
             match self.ip.first().map(|b| b >> 4) {

@@ -145,6 +145,12 @@ impl Peer {
 
     /// Deliver a SYN or an ACK from the peer.
     fn inject(&mut self, syn: bool, ack: Option<u32>) {
+        self.inject_at(syn, ack, 0, &[]);
+    }
+
+    /// Deliver a segment `gap` bytes past the peer's next sequence number
+    /// carrying `payload` (out of order when `gap > 0`).
+    fn inject_at(&mut self, syn: bool, ack: Option<u32>, gap: u32, payload: &[u8]) {
         self.tsval += 1;
         let b = PacketBuilder::ethernet2(MAC_PEER, MAC_US);
         let b = match addrs(self.v6) {
@@ -152,7 +158,7 @@ impl Peer {
             (IpAddr::V4(us), IpAddr::V4(peer)) => b.ipv4(peer.octets(), us.octets(), 64),
             _ => unreachable!(),
         };
-        let b = b.tcp(40000, 80, self.seq, 65535);
+        let b = b.tcp(40000, 80, self.seq.wrapping_add(gap), 65535);
         let b = if syn {
             b.syn()
                 .options(&[
@@ -173,7 +179,7 @@ impl Peer {
                 .unwrap()
         };
         let mut f = Vec::new();
-        b.write(&mut f, &[]).unwrap();
+        b.write(&mut f, payload).unwrap();
         self.link.inject_buffer(PacketBuffer::from_slice(64, &f));
     }
 
@@ -280,6 +286,38 @@ fn gso_sends_are_byte_identical_to_per_segment_sends() {
                 "segments counted alike"
             );
         }
+    }
+}
+
+#[test]
+fn segments_shrink_by_the_sack_option_alike_on_both_paths() {
+    // The stack holds out-of-order data from the peer, so every segment
+    // it sends carries a SACK block: 12 more option bytes, so 12 fewer
+    // payload bytes per segment (RFC 9293 3.7.1), on both paths.
+    for v6 in [false, true] {
+        let data = pattern(7 * 1448 + 301);
+        let mut frames = Vec::new();
+        for gso in [true, false] {
+            let mut p = Peer::new(gso, v6, 1 << 20);
+            p.inject_at(false, Some(p.rcv_nxt), 1000, &[7u8; 99]);
+            p.stack.poll(p.now);
+            let ack = p.link.take_outbound();
+            assert!(!ack.is_empty(), "immediate ACKs with the SACK block");
+            let f = p.transfer(&data, true);
+            let mss = if v6 { 1428 } else { 1448 } - 12;
+            let lens: Vec<usize> = f.iter().map(|x| check_frame(x, v6).payload.len()).collect();
+            assert_eq!(
+                lens.iter().filter(|&&l| l == mss).count(),
+                data.len() / mss,
+                "{lens:?}"
+            );
+            assert!(lens.iter().all(|&l| l <= mss));
+            frames.push(f);
+        }
+        assert_eq!(
+            frames[0], frames[1],
+            "v6={v6}: GSO and per-segment frames differ"
+        );
     }
 }
 

@@ -180,7 +180,10 @@ impl Stack {
             _ => return self.drop_packet(DropReason::SendFailed),
         }
         self.stats.ip_originated += 1;
-        match core::mem::take(&mut pkt.gso_cut) {
+        // Read, not cleared: a byte store into the buffer's header just
+        // before it is moved on stalls the move's wide loads (store
+        // forwarding), and nothing after the network layer reads the mark.
+        match pkt.gso_cut {
             GsoCut::No => {}
             GsoCut::First => {
                 self.stats.gso_packets += 1;
@@ -309,9 +312,17 @@ impl Stack {
         } else {
             h[4..6].copy_from_slice(&(pkt.len() as u16).to_be_bytes());
         }
-        pkt.prepend(t.len).copy_from_slice(&h[..t.len]);
+        // Constant lengths: the copies inline instead of calling memcpy.
+        if t.len == 20 {
+            pkt.prepend(20).copy_from_slice(&h[..20]);
+        } else {
+            pkt.prepend(40).copy_from_slice(&h[..40]);
+        }
         self.stats.ip_originated += 1;
-        match core::mem::take(&mut pkt.gso_cut) {
+        // Read, not cleared: a byte store into the buffer's header just
+        // before it is moved on stalls the move's wide loads (store
+        // forwarding), and nothing after the network layer reads the mark.
+        match pkt.gso_cut {
             GsoCut::No => {}
             GsoCut::First => {
                 self.stats.gso_packets += 1;
