@@ -8,8 +8,11 @@
 //! 3. in loss recovery, retransmissions chosen as RFC 6675 `NextSeg` rule 1
 //!    while `pipe < cwnd` (RFC 6675 5 (C));
 //! 4. new data and the FIN within min(cwnd - pipe, SND.UNA + SND.WND -
-//!    SND.NXT), in chunks of up to 64 KiB with GSO metadata when the link
-//!    does software GSO, else MSS-sized segments; the sender's silly window
+//!    SND.NXT), in chunks of up to 64 KiB when the link does software GSO
+//!    (cut right here into MSS-sized segments from one header template,
+//!    each payload copied once out of the send ring with its checksum
+//!    summed in the same pass: [`crate::gso::TcpTemplate`]), else one
+//!    MSS-sized segment at a time; the sender's silly window
 //!    avoidance and Nagle's algorithm (RFC 9293 3.8.6.2.1, RFC 896) hold
 //!    back small segments while data is unacknowledged;
 //! 5. a zero-window or keepalive probe (RFC 9293 3.8.6.1, 3.8.4);
