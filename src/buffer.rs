@@ -22,16 +22,66 @@
 //!
 //! A [`PacketBatch`] is what links read into and write from: `write_packets`
 //! takes packets from the front and leaves the rest with the caller.
+//!
+//! Frames the send path builds by the thousand (the segments software GSO
+//! cuts) come from a per-thread pool of [`POOL_FRAME_SIZE`]-byte storages
+//! ([`PacketBuffer::pooled`]): dropping a heap buffer of exactly that size
+//! puts its storage back on the pool of the dropping thread (up to
+//! [`POOL_LIMIT`] storages), so a steady send loop allocates nothing once
+//! warm. The pool is per thread because a worker builds, transmits and
+//! drops its frames on one core; a buffer dropped on another thread just
+//! joins that thread's pool.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::gso::Gso;
+use crate::gso::{Gso, GsoCut};
 use crate::xsk::Frame;
 
 /// Default headroom reserved for link and network headers on locally built
 /// packets: Ethernet + 802.1Q (18) + IPv6 (40) + fragment header (8) + TCP
 /// with options (60), rounded up.
 pub const DEFAULT_HEADROOM: usize = 128;
+
+/// Storage size of pooled frames: headroom, an Ethernet MTU's IP packet,
+/// and the largest TCP header fit.
+pub const POOL_FRAME_SIZE: usize = 2048;
+
+/// Storages each thread's pool keeps at most (8 MiB of 2 KiB frames):
+/// more than a poll's worth of GSO segments, and bounded so a burst does
+/// not pin memory for ever.
+pub const POOL_LIMIT: usize = 4096;
+
+thread_local! {
+    /// This thread's free storages, all [`POOL_FRAME_SIZE`] bytes long.
+    static POOL: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Free storages in this thread's pool.
+pub fn pool_len() -> usize {
+    POOL.try_with(|p| p.borrow().len()).unwrap_or(0)
+}
+
+/// Take a storage from this thread's pool, or allocate one.
+#[inline]
+fn pool_take() -> Box<[u8]> {
+    POOL.try_with(|p| p.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| vec![0u8; POOL_FRAME_SIZE].into_boxed_slice())
+}
+
+/// Return a [`POOL_FRAME_SIZE`] storage to this thread's pool (freed if
+/// the pool is full or the thread is exiting).
+#[inline]
+fn pool_put(b: Box<[u8]>) {
+    let _ = POOL.try_with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOL_LIMIT {
+            p.push(b);
+        }
+    });
+}
 
 /// UMEM-backed buffers that had to move to the heap because they grew
 /// past their frame (cold path; process-wide).
@@ -87,6 +137,9 @@ pub struct PacketBuffer {
     /// Set by a link with receive checksum offload: the transport checksum
     /// was verified already.
     pub csum_verified: bool,
+    /// Whether this packet is a segment a transport endpoint cut by
+    /// software GSO itself (counted by the network layer as GSO output).
+    pub(crate) gso_cut: GsoCut,
 }
 
 impl PacketBuffer {
@@ -99,6 +152,29 @@ impl PacketBuffer {
             tail: headroom,
             gso: None,
             csum_verified: false,
+            gso_cut: GsoCut::No,
+        }
+    }
+
+    /// An empty buffer positioned after `headroom` bytes with room for
+    /// `capacity` more, from this thread's frame pool when it fits in
+    /// [`POOL_FRAME_SIZE`] (else freshly allocated, as [`PacketBuffer::new`]).
+    ///
+    /// The storage is *not* zeroed: it may hold an earlier frame's bytes.
+    /// The caller writes every byte it [`append`](Self::append)s; the
+    /// headroom is only ever written through [`prepend`](Self::prepend).
+    #[inline]
+    pub fn pooled(headroom: usize, capacity: usize) -> PacketBuffer {
+        if headroom + capacity > POOL_FRAME_SIZE {
+            return PacketBuffer::new(headroom, capacity);
+        }
+        PacketBuffer {
+            storage: Storage::Heap(pool_take()),
+            head: headroom,
+            tail: headroom,
+            gso: None,
+            csum_verified: false,
+            gso_cut: GsoCut::No,
         }
     }
 
@@ -120,6 +196,7 @@ impl PacketBuffer {
             tail,
             gso: None,
             csum_verified: false,
+            gso_cut: GsoCut::No,
         }
     }
 
@@ -135,13 +212,14 @@ impl PacketBuffer {
             tail,
             gso: None,
             csum_verified: false,
+            gso_cut: GsoCut::No,
         }
     }
 
     /// Give the storage back (for recycling by a pool). A UMEM-backed
     /// buffer is copied out and its frame returned to its free list.
-    pub fn into_storage(self) -> Box<[u8]> {
-        match self.storage {
+    pub fn into_storage(mut self) -> Box<[u8]> {
+        match core::mem::replace(&mut self.storage, Storage::Heap(Box::default())) {
             Storage::Heap(b) => b,
             Storage::Umem(f) => f.as_slice().into(),
         }
@@ -279,6 +357,7 @@ impl PacketBuffer {
         self.tail = h;
         self.gso = None;
         self.csum_verified = false;
+        self.gso_cut = GsoCut::No;
     }
 
     /// Slow path: reallocate with `front` more headroom and `back` more
@@ -295,6 +374,19 @@ impl PacketBuffer {
         self.storage = Storage::Heap(s);
         self.head += front;
         self.tail = self.head + len;
+    }
+}
+
+impl Drop for PacketBuffer {
+    /// A heap storage of the pool's frame size goes back to this thread's
+    /// pool; a UMEM frame goes back to its free list (the frame's own drop).
+    #[inline]
+    fn drop(&mut self) {
+        if let Storage::Heap(b) = &mut self.storage {
+            if b.len() == POOL_FRAME_SIZE {
+                pool_put(core::mem::take(b));
+            }
+        }
     }
 }
 
@@ -383,6 +475,38 @@ mod tests {
         assert_eq!(u.accounting().user, 1);
         drop(b);
         assert!(u.accounting().all_free());
+    }
+
+    #[test]
+    fn pooled_storage_is_reused_after_drop() {
+        // Drain whatever this test thread pooled before.
+        let warm: Vec<PacketBuffer> = (0..pool_len())
+            .map(|_| PacketBuffer::pooled(0, 1))
+            .collect();
+        assert_eq!(pool_len(), 0);
+        drop(warm);
+        let before = pool_len();
+        let mut b = PacketBuffer::pooled(64, 1500);
+        assert_eq!(pool_len(), before.saturating_sub(1));
+        assert_eq!(
+            (b.headroom(), b.len(), b.capacity()),
+            (64, 0, POOL_FRAME_SIZE)
+        );
+        b.append(3).copy_from_slice(b"abc");
+        b.prepend(2).copy_from_slice(b"xy");
+        assert_eq!(b.as_slice(), b"xyabc");
+        let n = pool_len();
+        drop(b);
+        assert_eq!(pool_len(), n + 1, "the storage went back to the pool");
+        // A buffer too big for a pooled frame is allocated apart and not pooled.
+        let big = PacketBuffer::pooled(128, POOL_FRAME_SIZE);
+        assert!(big.capacity() > POOL_FRAME_SIZE);
+        let n = pool_len();
+        drop(big);
+        assert_eq!(pool_len(), n);
+        // into_storage still hands the bytes over.
+        let s = PacketBuffer::from_slice(1, b"zz").into_storage();
+        assert_eq!(&s[..], &[0, b'z', b'z']);
     }
 
     #[test]

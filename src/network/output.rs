@@ -5,12 +5,14 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::buffer::{PacketBuffer, DEFAULT_HEADROOM};
+use crate::gso::GsoCut;
 use crate::link::Capabilities;
 use crate::network::fragment::plan_fragments;
 use crate::stack::neighbor::{Enqueued, NeighborAction, NeighborCache, Released};
 use crate::stack::route::NextHop;
 use crate::stack::{DropReason, Stack, StackEvent};
 use crate::time::Instant;
+use crate::wire::checksum;
 use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr};
 use crate::wire::ipv6::{Ipv6Packet, Ipv6Repr};
 use crate::wire::ipv6ext::{Ipv6FragmentHeader, Ipv6FragmentRepr};
@@ -29,6 +31,21 @@ pub struct OutRoute {
     pub dst: IpAddr,
     /// Whether the destination is one of our own addresses (loopback).
     pub local: bool,
+}
+
+/// The IP header shared by the segments of one GSO run, and where they go
+/// (see [`Stack::send_ip_batch`]).
+struct IpTemplate {
+    /// The header (`len` bytes) with the per-segment fields zeroed.
+    hdr: [u8; 40],
+    /// 20 (IPv4) or 40 (IPv6).
+    len: usize,
+    /// IPv4: partial sum of the header with the per-segment fields zeroed.
+    sum: u16,
+    nic: usize,
+    mtu: usize,
+    mac: EthernetAddress,
+    ethertype: EtherType,
 }
 
 impl Stack {
@@ -163,11 +180,157 @@ impl Stack {
             _ => return self.drop_packet(DropReason::SendFailed),
         }
         self.stats.ip_originated += 1;
+        // Read, not cleared: a byte store into the buffer's header just
+        // before it is moved on stalls the move's wide loads (store
+        // forwarding), and nothing after the network layer reads the mark.
+        match pkt.gso_cut {
+            GsoCut::No => {}
+            GsoCut::First => {
+                self.stats.gso_packets += 1;
+                self.stats.gso_segments += 1;
+            }
+            GsoCut::Rest => self.stats.gso_segments += 1,
+        }
         if route.local {
             self.loopback.push_back((route.nic, pkt));
         } else {
             self.output_ip(route.nic, route.next_hop, pkt, now);
         }
+    }
+
+    /// Send a transport endpoint's packets (transport header and payload
+    /// each) along `route`, in order. A run of segments the endpoint cut by
+    /// software GSO (a [`GsoCut::First`] segment and the [`GsoCut::Rest`]
+    /// that follow it) gets its IP headers from one template built for the
+    /// run: per segment only the total length (IPv6: payload length), the
+    /// IPv4 identification and the header checksum change, the checksum
+    /// summed from the template's constant part and those two words (RFC
+    /// 1071, RFC 791 3.1), and the next hop's MAC is looked up once. Every
+    /// other packet — and a run whose next hop is not resolved, or on the
+    /// loopback — goes through [`Stack::send_ip`] one by one.
+    pub(crate) fn send_ip_batch(
+        &mut self,
+        route: &OutRoute,
+        protocol: IpProtocol,
+        pkts: &mut Vec<PacketBuffer>,
+        now: Instant,
+    ) {
+        let mut tmpl: Option<IpTemplate> = None;
+        for pkt in pkts.drain(..) {
+            match pkt.gso_cut {
+                GsoCut::First if !route.local => tmpl = self.ip_template(route, protocol, now),
+                GsoCut::Rest => {}
+                _ => tmpl = None,
+            }
+            match &tmpl {
+                Some(t) if pkt.len() + t.len <= t.mtu => self.send_templated(t, pkt),
+                _ => self.send_ip(route, protocol, None, pkt, now),
+            }
+        }
+    }
+
+    /// The IP header template of a GSO run along `route`, or `None` when
+    /// the next hop is not resolved (the packets then park one by one).
+    fn ip_template(
+        &mut self,
+        route: &OutRoute,
+        protocol: IpProtocol,
+        now: Instant,
+    ) -> Option<IpTemplate> {
+        let mtu = self.nics.get(route.nic)?.mtu;
+        let mut hdr = [0u8; 40];
+        let (len, sum, ethertype, mac) = match (route.src, route.dst, route.next_hop) {
+            (IpAddr::V4(src), IpAddr::V4(dst), IpAddr::V4(nh)) => {
+                let repr = Ipv4Repr {
+                    src_addr: src,
+                    dst_addr: dst,
+                    next_header: protocol,
+                    payload_len: 0,
+                    hop_limit: self.config.default_ttl,
+                    tos: 0,
+                    ident: 0,
+                    // Every segment fits the MTU (RFC 1191 3, as send_ip).
+                    dont_frag: true,
+                    more_frags: false,
+                    frag_offset: 0,
+                };
+                repr.emit(&mut Ipv4Packet::new_unchecked(&mut hdr[..20]));
+                // Total length, identification and checksum zeroed: the
+                // sum of the rest is what every segment shares.
+                hdr[2..6].fill(0);
+                hdr[10..12].fill(0);
+                let sum = checksum::data(&hdr[..20]);
+                (
+                    20,
+                    sum,
+                    EtherType::Ipv4,
+                    self.next_hop_mac_v4(route.nic, nh, now)?,
+                )
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst), IpAddr::V6(nh)) => {
+                let repr = Ipv6Repr {
+                    src_addr: src,
+                    dst_addr: dst,
+                    next_header: protocol,
+                    payload_len: 0,
+                    hop_limit: self.config.default_hop_limit,
+                    traffic_class: 0,
+                    flow_label: 0,
+                };
+                repr.emit(&mut Ipv6Packet::new_unchecked(&mut hdr[..40]));
+                (
+                    40,
+                    0,
+                    EtherType::Ipv6,
+                    self.next_hop_mac_v6(route.nic, nh, now)?,
+                )
+            }
+            _ => return None,
+        };
+        Some(IpTemplate {
+            hdr,
+            len,
+            sum,
+            nic: route.nic,
+            mtu,
+            mac,
+            ethertype,
+        })
+    }
+
+    /// Push the IP header from template `t` onto one segment of a GSO run
+    /// and queue the frame.
+    fn send_templated(&mut self, t: &IpTemplate, mut pkt: PacketBuffer) {
+        let mut h = t.hdr;
+        if t.len == 20 {
+            let total = (pkt.len() + 20) as u16;
+            let ident = self.next_ipv4_ident();
+            h[2..4].copy_from_slice(&total.to_be_bytes());
+            h[4..6].copy_from_slice(&ident.to_be_bytes());
+            let c = !checksum::combine(&[t.sum, total, ident]);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
+        } else {
+            h[4..6].copy_from_slice(&(pkt.len() as u16).to_be_bytes());
+        }
+        // Constant lengths: the copies inline instead of calling memcpy.
+        if t.len == 20 {
+            pkt.prepend(20).copy_from_slice(&h[..20]);
+        } else {
+            pkt.prepend(40).copy_from_slice(&h[..40]);
+        }
+        self.stats.ip_originated += 1;
+        // Read, not cleared: a byte store into the buffer's header just
+        // before it is moved on stalls the move's wide loads (store
+        // forwarding), and nothing after the network layer reads the mark.
+        match pkt.gso_cut {
+            GsoCut::No => {}
+            GsoCut::First => {
+                self.stats.gso_packets += 1;
+                self.stats.gso_segments += 1;
+            }
+            GsoCut::Rest => self.stats.gso_segments += 1,
+        }
+        self.dispatch_ethernet(t.nic, pkt, t.mac, t.ethertype);
     }
 
     pub(crate) fn next_ipv4_ident(&mut self) -> u16 {

@@ -886,9 +886,7 @@ impl Stack {
         }
         let closed = c.state == TcpState::Closed;
         let mut pkts = core::mem::take(scratch);
-        for p in pkts.drain(..) {
-            self.send_ip(&route, IpProtocol::Tcp, None, p, now);
-        }
+        self.send_ip_batch(&route, IpProtocol::Tcp, &mut pkts, now);
         self.tcp.scratch = pkts;
         if closed {
             self.tcp_reap(h);

@@ -153,6 +153,20 @@ impl RingBuffer {
         n
     }
 
+    /// The readable bytes `[offset, offset + len)` (cut to what is
+    /// readable) in place, as two slices: the second is non-empty only
+    /// when the range wraps around the end of the ring.
+    pub(crate) fn slices(&self, offset: usize, len: usize) -> (&[u8], &[u8]) {
+        let cap = self.buf.len();
+        if offset >= self.len {
+            return (&[], &[]);
+        }
+        let n = len.min(self.len - offset);
+        let start = (self.head + offset) % cap;
+        let first = n.min(cap - start);
+        (&self.buf[start..start + first], &self.buf[..n - first])
+    }
+
     /// Drop `n` readable bytes from the head.
     pub(crate) fn consume(&mut self, n: usize) {
         let n = n.min(self.len);
@@ -189,6 +203,17 @@ mod tests {
         assert_eq!(r.peek(0, &mut all), 8);
         assert_eq!(&all, b"efghijkl");
         assert_eq!(r.free(), 0);
+        assert_eq!(
+            r.slices(1, 6),
+            (&b"fgh"[..], &b"ijk"[..]),
+            "in place, wrapped"
+        );
+        assert_eq!(
+            r.slices(6, 9),
+            (&b"kl"[..], &b""[..]),
+            "cut to the readable part"
+        );
+        assert_eq!(r.slices(8, 1), (&b""[..], &b""[..]));
     }
 
     #[test]

@@ -8,8 +8,11 @@
 //! 3. in loss recovery, retransmissions chosen as RFC 6675 `NextSeg` rule 1
 //!    while `pipe < cwnd` (RFC 6675 5 (C));
 //! 4. new data and the FIN within min(cwnd - pipe, SND.UNA + SND.WND -
-//!    SND.NXT), in chunks of up to 64 KiB with GSO metadata when the link
-//!    does software GSO, else MSS-sized segments; the sender's silly window
+//!    SND.NXT), in chunks of up to 64 KiB when the link does software GSO
+//!    (cut right here into MSS-sized segments from one header template,
+//!    each payload copied once out of the send ring with its checksum
+//!    summed in the same pass: [`crate::gso::TcpTemplate`]), else one
+//!    MSS-sized segment at a time; the sender's silly window
 //!    avoidance and Nagle's algorithm (RFC 9293 3.8.6.2.1, RFC 896) hold
 //!    back small segments while data is unacknowledged;
 //! 5. a zero-window or keepalive probe (RFC 9293 3.8.6.1, 3.8.4);
@@ -19,7 +22,7 @@ use super::connection::{RecoveryKind, TcpConnection};
 use super::rack::TlpEpisode;
 use super::{TcpState, TcpStats};
 use crate::buffer::PacketBuffer;
-use crate::gso::{Gso, GsoType, SOFTWARE_GSO_MAX_SIZE};
+use crate::gso::{GsoCut, TcpTemplate, SOFTWARE_GSO_MAX_SIZE};
 use crate::time::Instant;
 use crate::wire::tcp::{TcpControl, TcpPacket, TcpRepr, TcpSeqNumber as Seq, TcpTimestampRepr};
 
@@ -594,11 +597,58 @@ impl TcpConnection {
             payload: &[],
         };
         let hdr = repr.header_len();
+        let (src, dst) = (self.route.src, self.route.dst);
+        let segs = if spec.data_len > seg_mss && env.gso_max > 0 {
+            // Software GSO: the header is built once as a template and
+            // each MSS-sized segment is cut straight from the send ring
+            // into a pooled frame, its payload copied once with the
+            // checksum taken in the same pass (gso.rs). The network layer
+            // only adds the IP header.
+            let mut template = [0u8; 60];
+            let hdr_bytes = &mut template[..hdr];
+            repr.emit(
+                &mut TcpPacket::new_unchecked(&mut hdr_bytes[..]),
+                &src,
+                &dst,
+                false,
+            );
+            let payload = self.tx.slices(spec.data_off, spec.data_len);
+            match TcpTemplate::new(&[], hdr_bytes, src, dst, !env.csum_offload, seg_mss) {
+                Ok(t) => {
+                    let first = out.len();
+                    let n = t.cut([payload.0, payload.1], env.headroom, out);
+                    for (i, p) in out[first..].iter_mut().enumerate() {
+                        p.gso_cut = if i == 0 { GsoCut::First } else { GsoCut::Rest };
+                    }
+                    n
+                }
+                // Not reachable: the header was just emitted and
+                // seg_mss >= 1. Sending nothing leaves the range to the
+                // retransmission timer rather than sending it malformed.
+                Err(_) => 0,
+            }
+        } else {
+            out.push(self.build_segment(&repr, spec, env));
+            spec.data_len.div_ceil(seg_mss).max(1)
+        } as u64;
+        self.counters.segs_out += segs;
+        stats.segs_out += segs;
+        if ack_number.is_some() {
+            self.last_ack_sent = self.rcv_nxt;
+            self.ack_now = false;
+            self.ack_deadline = None;
+            self.segs_unacked = 0;
+        }
+    }
+
+    /// Build one segment of at most one MSS in its own buffer: headroom
+    /// and header zeroed, the payload appended straight from the send
+    /// ring (written once, never zero-filled first), then the checksum
+    /// over the whole segment unless the link computes it.
+    fn build_segment(&self, repr: &TcpRepr, spec: &SegSpec, env: &TxEnv) -> PacketBuffer {
+        let hdr = repr.header_len();
         let total = hdr + spec.data_len;
         let (src, dst) = (self.route.src, self.route.dst);
-        // Headroom and header zeroed, the payload appended straight from
-        // the send ring: the payload is written once, never zero-filled
-        // first (that memset cost as much as the copy for 64 KiB sends).
         let mut storage = Vec::with_capacity(env.headroom + total);
         storage.resize(env.headroom + hdr, 0);
         if spec.data_len > 0 {
@@ -617,33 +667,9 @@ impl TcpConnection {
             &dst,
             false,
         );
-        let gso = spec.data_len > seg_mss && env.gso_max > 0;
-        if gso {
-            let (gso_type, l3) = if dst.is_ipv4() {
-                (GsoType::TcpV4, 20)
-            } else {
-                (GsoType::TcpV6, 40)
-            };
-            pkt.gso = Some(Gso {
-                gso_type,
-                needs_csum: !env.csum_offload,
-                csum_offset: 16,
-                mss: seg_mss as u16,
-                l3_hdr_len: l3,
-                max_size: SOFTWARE_GSO_MAX_SIZE as u32,
-            });
-        } else if !env.csum_offload {
+        if !env.csum_offload {
             TcpPacket::new_unchecked(pkt.as_mut_slice()).fill_checksum(&src, &dst);
         }
-        let segs = spec.data_len.div_ceil(seg_mss).max(1) as u64;
-        self.counters.segs_out += segs;
-        stats.segs_out += segs;
-        if ack_number.is_some() {
-            self.last_ack_sent = self.rcv_nxt;
-            self.ack_now = false;
-            self.ack_deadline = None;
-            self.segs_unacked = 0;
-        }
-        out.push(pkt);
+        pkt
     }
 }
