@@ -6,20 +6,36 @@
 //! write *past* the readable part (out-of-order data, placed at its offset
 //! from `rcv_nxt`) and commit it later, so reassembly needs no extra memory
 //! beyond the window the ring backs.
+//!
+//! The capacity is a limit, not an allocation: the memory behind the ring
+//! starts empty and grows (doubling, at least [`MIN_ALLOC`] bytes) as
+//! writes reach further, up to the capacity. A connection therefore costs
+//! no buffer memory until data flows, and a short one never touches its
+//! full 1 MiB per direction. Allocating both rings whole at setup made
+//! every new connection fault in and zero 2 MiB (two transparent huge
+//! pages): 20-40 ms per connection on a busy 2-vCPU VM, so a burst of 500
+//! SYNs kept a worker busy for seconds while its rx ring overflowed.
 
-/// A fixed-capacity byte ring.
+/// The first allocation behind a ring, bytes (or the capacity if smaller).
+pub(crate) const MIN_ALLOC: usize = 16 * 1024;
+
+/// A byte ring of fixed capacity whose memory grows on demand.
 #[derive(Debug)]
 pub(crate) struct RingBuffer {
+    /// Backing memory; `buf.len()` may be below `cap`. Positions are
+    /// taken modulo `buf.len()`.
     buf: Box<[u8]>,
+    cap: usize,
     head: usize,
     len: usize,
 }
 
 impl RingBuffer {
-    /// A ring of `capacity` bytes.
+    /// A ring of `capacity` bytes (nothing allocated yet).
     pub(crate) fn new(capacity: usize) -> RingBuffer {
         RingBuffer {
-            buf: vec![0; capacity].into_boxed_slice(),
+            buf: Box::default(),
+            cap: capacity,
             head: 0,
             len: 0,
         }
@@ -28,7 +44,34 @@ impl RingBuffer {
     /// Capacity in bytes.
     #[inline]
     pub(crate) fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// Bytes of memory allocated behind the ring.
+    #[cfg(test)]
+    pub(crate) fn allocated(&self) -> usize {
         self.buf.len()
+    }
+
+    /// Make the first `end` bytes from the head addressable: grow the
+    /// backing memory (rotated so the head lands at 0, everything written
+    /// so far, readable or not, kept in place relative to the head).
+    fn reserve(&mut self, end: usize) {
+        let have = self.buf.len();
+        if end <= have {
+            return;
+        }
+        let want = end
+            .next_power_of_two()
+            .max(have * 2)
+            .max(MIN_ALLOC)
+            .min(self.cap);
+        let mut grown = vec![0u8; want].into_boxed_slice();
+        let (tail, front) = self.buf.split_at(self.head);
+        grown[..front.len()].copy_from_slice(front);
+        grown[front.len()..have].copy_from_slice(tail);
+        self.buf = grown;
+        self.head = 0;
     }
 
     /// Readable (committed) bytes.
@@ -46,18 +89,19 @@ impl RingBuffer {
     /// Room after the readable bytes.
     #[inline]
     pub(crate) fn free(&self) -> usize {
-        self.buf.len() - self.len
+        self.cap - self.len
     }
 
     /// Write `data` at `offset` bytes past the readable part, without
     /// committing it. Writes beyond the free room are cut; returns how many
     /// bytes were written.
     pub(crate) fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
-        let cap = self.buf.len();
-        if cap == 0 || offset >= self.free() {
+        if self.cap == 0 || offset >= self.free() || data.is_empty() {
             return 0;
         }
         let n = data.len().min(self.free() - offset);
+        self.reserve(self.len + offset + n);
+        let cap = self.buf.len();
         let start = (self.head + self.len + offset) % cap;
         let first = n.min(cap - start);
         self.buf[start..start + first].copy_from_slice(&data[..first]);
@@ -67,6 +111,7 @@ impl RingBuffer {
 
     /// Make `n` bytes written with [`write_at`](Self::write_at) readable.
     pub(crate) fn commit(&mut self, n: usize) {
+        // Only bytes written (so backed by memory) can be committed.
         self.len = (self.len + n).min(self.buf.len());
     }
 
@@ -156,6 +201,46 @@ mod tests {
         r.read(&mut o);
         assert_eq!(&o, b"abcxyz");
         assert_eq!(r.write_at(8, b"q"), 0, "beyond the ring is refused");
+    }
+
+    #[test]
+    fn memory_grows_with_use_and_keeps_what_was_written() {
+        let cap = 1 << 20;
+        let mut r = RingBuffer::new(cap);
+        assert_eq!(r.allocated(), 0, "nothing until data comes");
+        assert_eq!(r.free(), cap);
+        assert_eq!(r.write_at(0, b""), 0);
+        assert_eq!(r.allocated(), 0);
+        // Wrap inside the first allocation, then grow past it: the head
+        // moves to 0 and the bytes keep their order.
+        let a: Vec<u8> = (0..MIN_ALLOC).map(|i| i as u8).collect();
+        assert_eq!(r.push(&a), MIN_ALLOC);
+        assert_eq!(r.allocated(), MIN_ALLOC);
+        let mut out = vec![0u8; 1000];
+        assert_eq!(r.read(&mut out), 1000);
+        assert_eq!(r.push(&a[..1000]), 1000, "wraps in place");
+        assert_eq!(r.allocated(), MIN_ALLOC);
+        // Out-of-order bytes far past the readable part force growth.
+        let far = 200_000;
+        assert_eq!(r.write_at(far, b"xyz"), 3);
+        assert!(r.allocated() >= MIN_ALLOC + far + 3 && r.allocated() <= cap);
+        let mut all = vec![0u8; MIN_ALLOC];
+        assert_eq!(r.peek(0, &mut all), MIN_ALLOC);
+        let want: Vec<u8> = a[1000..].iter().chain(&a[..1000]).copied().collect();
+        assert_eq!(all, want, "readable bytes survive the growth in order");
+        // Fill the gap and commit: the far bytes were kept in place.
+        let gap = vec![7u8; far];
+        assert_eq!(r.write_at(0, &gap), far);
+        r.commit(far + 3);
+        let mut tail = [0u8; 3];
+        assert_eq!(r.peek(MIN_ALLOC + far, &mut tail), 3);
+        assert_eq!(&tail, b"xyz");
+        // Never past the capacity.
+        let big = vec![1u8; cap];
+        let before = r.len();
+        assert_eq!(r.push(&big), cap - before);
+        assert_eq!(r.allocated(), cap);
+        assert_eq!(r.free(), 0);
     }
 
     #[test]
