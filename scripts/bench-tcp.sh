@@ -32,6 +32,8 @@
 # Usage: scripts/bench-tcp.sh [-b BYTES] [-d SECS] [-p PARALLEL] [-r RUNS]
 #                             [-o FILE.json] [--no-build]
 # Root only. Writes bench/results/<UTC date>-tcp.json unless -o is given.
+# XDPNET=/path/to/xdpnet benchmarks that binary instead of the tree's
+# (A/B runs of two builds on the same machine state).
 set -euo pipefail
 
 BYTES=$((500 * 1024 * 1024))
@@ -44,7 +46,7 @@ CLIENT_CORE=${CLIENT_CORE:-0}
 SERVER_CORE=${SERVER_CORE:-1}
 PORT=7
 
-usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
     case "$1" in
         -b) BYTES=$2; shift 2 ;;
@@ -70,7 +72,7 @@ cd "$(dirname "$0")/.."
 if [ "$BUILD" = 1 ]; then
     cargo build --release --bin xdpnet --example kernel_echo >&2
 fi
-XDPNET=$PWD/target/release/xdpnet
+XDPNET=${XDPNET:-$PWD/target/release/xdpnet}
 KECHO=$PWD/target/release/examples/kernel_echo
 [ -z "$OUT" ] && OUT=bench/results/$(date -u +%Y-%m-%d)-tcp.json
 

@@ -344,3 +344,69 @@ fn syn_cookies_beyond_the_backlog() {
     assert_eq!(&buf[..5], b"hello");
     assert_eq!(h.stack.tcp_stats().syncookies_recv, 1);
 }
+
+/// The peer's SYN-ACK was lost: its retransmitted SYN (Linux resends every
+/// second, `tcp_syn_linear_timeouts`) must get the SYN-ACK again at once,
+/// echoing the retransmission's TSval, not a bare ACK (which a peer in
+/// SYN-SENT drops, leaving the handshake to our 1 s, 2 s, 4 s … SYN-ACK
+/// backoff) nor the first SYN's TSval (which made Linux take the seconds
+/// since its first SYN as its first RTT sample: an RTO of 15 s and more,
+/// and a 1 MB echo connection under loss stalled past 60 s).
+#[test]
+fn retransmitted_syn_gets_the_syn_ack_again_with_its_tsval_echoed() {
+    let mut h = RawHost::new(1500);
+    let l = h.stack.tcp_listen(sock("198.18.0.1:80"), 8).unwrap();
+    let syn = Inject {
+        control: TcpControl::Syn,
+        seq: 1000,
+        mss: Some(1460),
+        window_scale: Some(7),
+        sack_permitted: true,
+        ts: Some((5_000, 0)),
+        ..Inject::new(80)
+    };
+    h.send(&syn);
+    let lost = h.recv_one();
+    assert_eq!(lost.control, TcpControl::Syn);
+    assert_eq!(lost.ts.unwrap().1, 5_000);
+    // The peer's SYN timer (1 s here; ours runs 1 s too, so come in just
+    // before it) fires first.
+    h.advance(Duration::from_millis(900));
+    assert!(h.recv().is_empty(), "nothing before our own SYN-ACK RTO");
+    h.send(&Inject {
+        ts: Some((5_900, 0)),
+        ..syn.clone()
+    });
+    let again = h.recv_one();
+    assert_eq!(again.control, TcpControl::Syn, "a SYN-ACK, not a bare ACK");
+    assert_eq!(again.seq, lost.seq);
+    assert_eq!(again.ack, Some(1001));
+    assert_eq!(
+        again.ts.unwrap().1,
+        5_900,
+        "TSecr echoes the retransmitted SYN"
+    );
+    // The handshake ends on the ACK of the second SYN-ACK, 20 ms later:
+    // the RTT sample is 20 ms, not the 920 ms since the first SYN-ACK.
+    h.advance(Duration::from_millis(20));
+    h.send(&Inject {
+        seq: 1001,
+        ack: Some(lost.seq.wrapping_add(1)),
+        ts: Some((5_920, again.ts.unwrap().0)),
+        ..Inject::new(80)
+    });
+    let c = h.stack.tcp_accept(l).expect("established");
+    let i = h.stack.tcp_info(c).unwrap();
+    assert_eq!(i.state, TcpState::Established);
+    assert_eq!(i.srtt, Some(Duration::from_millis(20)));
+    // Once established, a late copy of the SYN gets a challenge ACK
+    // (RFC 5961 4.2), not a SYN-ACK.
+    let _ = h.recv();
+    h.send(&Inject {
+        ts: Some((5_930, 0)),
+        ..syn
+    });
+    let challenge = h.recv_one();
+    assert_eq!(challenge.control, TcpControl::None);
+    assert_eq!(challenge.ack, Some(1001));
+}

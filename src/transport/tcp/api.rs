@@ -842,11 +842,38 @@ impl Stack {
         }
         let mut dirty = core::mem::take(&mut self.tcp.dirty);
         for h in dirty.drain(..) {
+            if self.tcp_output_blocked(h) {
+                // Its NIC's transmit queue is half full: the connection
+                // stays dirty and sends in the next poll, after this one's
+                // flush has handed the queue to the link.
+                self.tcp.dirty.push(h);
+                self.tcp.stats.output_deferred += 1;
+                continue;
+            }
             self.tcp_dispatch_one(h, now);
         }
         if self.tcp.dirty.is_empty() {
             self.tcp.dirty = dirty;
         }
+    }
+
+    /// Whether connection `h` must wait before producing output: its NIC's
+    /// transmit queue holds half the backlog ([`StackConfig::tx_backlog`]
+    /// (crate::stack::StackConfig::tx_backlog)) or more. Frames past the
+    /// backlog are dropped (oldest first) when the link refuses them, and
+    /// hundreds of connections turning ESTABLISHED in one poll, each
+    /// sending its initial window, overflowed it: the drops took
+    /// handshake ACKs and first segments, and every connection recovered
+    /// by RTO at the same instant. Like Linux's TCP Small Queues, TCP
+    /// waits for the queue instead; the other half of the backlog leaves
+    /// room for the burst of the one connection that crosses the mark.
+    fn tcp_output_blocked(&self, h: Handle) -> bool {
+        let Ok(c) = self.tcp.conn(h) else {
+            return false;
+        };
+        self.nics
+            .get(c.route.nic)
+            .is_some_and(|nic| nic.tx.len() >= self.config.tx_backlog / 2)
     }
 
     /// Produce a connection's segments, send them, reschedule its timer and

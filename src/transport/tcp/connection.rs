@@ -599,6 +599,30 @@ impl TcpConnection {
             }
         }
 
+        // SYN-RECEIVED, a retransmission of the peer's SYN (SEQ = IRS, no
+        // ACK): our SYN-ACK was lost or is late. It lies below RCV.NXT, so
+        // the sequence test below would answer with a bare ACK, which the
+        // peer in SYN-SENT drops (RFC 9293 3.10.7.3: no SYN, no RST), and
+        // the handshake would wait for our own backed-off SYN-ACK timer
+        // (1 s, 2 s, 4 s …). Send the SYN-ACK again instead, as Linux
+        // (`tcp_check_req`) and the BSDs do, and echo this SYN's TSval
+        // (RFC 7323 4.3: it is the latest segment at Last.ACK.sent), so the
+        // peer's first RTT sample measures this exchange and not the time
+        // since its first SYN: a sample of seconds would give the peer an
+        // RTO of many seconds for the whole connection (RFC 6298 2.2).
+        if self.state == TcpState::SynReceived
+            && seg.control == TcpControl::Syn
+            && seg.ack_number.is_none()
+            && seg.seq_number == self.irs
+        {
+            if let (true, Some(ts)) = (self.ts_enabled, seg.timestamp) {
+                self.ts_recent = ts.tsval;
+                self.ts_recent_age = now;
+            }
+            self.syn_needed = true;
+            return Verdict::Done;
+        }
+
         // RFC 9293 3.10.7.4 first: the sequence number test.
         let seg_len = seg.segment_len();
         let wnd = self.rcv_wnd();
@@ -680,7 +704,8 @@ impl TcpConnection {
 
         // Fourth: SYN in a synchronized state (RFC 5961 4.2, RFC 9293
         // 3.10.7.4): challenge ACK. A retransmitted SYN in SYN-RECEIVED
-        // gets our SYN-ACK again.
+        // (one carrying data, so it passed the sequence test; a bare one
+        // was answered above) gets our SYN-ACK again.
         if seg.control == TcpControl::Syn {
             if self.state == TcpState::SynReceived && seq == self.irs {
                 self.syn_needed = true;

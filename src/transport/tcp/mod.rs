@@ -271,6 +271,9 @@ pub struct TcpStats {
     pub listen_drops: u64,
     /// ICMP errors that lowered a connection's path MTU.
     pub pmtu_updates: u64,
+    /// Times a connection's output waited a poll for its NIC's transmit
+    /// queue (half the backlog or more queued).
+    pub output_deferred: u64,
     /// Malformed or otherwise dropped segments (also counted in the stack's
     /// drop counters).
     pub dropped: u64,
