@@ -22,12 +22,17 @@
 //! printed (run with `--nocapture` to see them).
 //!
 //! Root only; without root (or python3, socat, nft where needed) each test
-//! prints `SKIP:` and returns. Namespaces are unique per test and removed by a guard.
+//! prints `SKIP:` and returns (under `CI` it fails instead). Namespaces are
+//! unique per test and removed by a guard.
 
 use std::io::Read;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+mod root_common;
+
+use root_common::{have_tool, is_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_xdpnet");
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -35,15 +40,7 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 const PORT: &str = "7007";
 
 fn ready(test: &str) -> bool {
-    if !nix::unistd::Uid::effective().is_root() {
-        println!("SKIP: {test}: needs root to create network namespaces and attach XDP");
-        return false;
-    }
-    if Command::new("python3").arg("-V").output().is_err() {
-        println!("SKIP: {test}: needs python3 for the kernel-side clients");
-        return false;
-    }
-    true
+    is_root(test) && have_tool(test, "python3", "-V")
 }
 
 fn sh(args: &[&str]) {
@@ -522,16 +519,7 @@ fn echo_cli_help_and_bad_port() {
 }
 
 fn have(tool: &str, test: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg(if tool == "nft" { "--version" } else { "-V" })
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        println!("SKIP: {test}: needs {tool} (scripts/deps.sh installs it)");
-    }
-    ok
+    have_tool(test, tool, if tool == "nft" { "--version" } else { "-V" })
 }
 
 #[test]

@@ -122,3 +122,23 @@ pub fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
         .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
 }
+
+/// Whether `tool` runs (`tool ARG`, e.g. `--version`). Otherwise prints
+/// `SKIP: <test>: needs <tool>` and returns false — or panics under `CI`,
+/// where `scripts/deps.sh` has installed every tool the tests use.
+pub fn have_tool(test: &str, tool: &str, arg: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg(arg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        let why = format!("needs {tool} (scripts/deps.sh installs it)");
+        if std::env::var_os("CI").is_some() {
+            panic!("{test}: CI is set but {why}");
+        }
+        println!("SKIP: {test}: {why}");
+    }
+    ok
+}
