@@ -25,10 +25,10 @@
 //!
 //! Frames the send path builds by the thousand (the segments software GSO
 //! cuts) come from a per-thread pool of [`POOL_FRAME_SIZE`]-byte storages
-//! ([`PacketBuffer::pooled`]): dropping a heap buffer of exactly that size
-//! puts its storage back on the pool of the dropping thread (up to
-//! [`POOL_LIMIT`] storages), so a steady send loop allocates nothing once
-//! warm. The pool is per thread because a worker builds, transmits and
+//! ([`PacketBuffer::pooled`]): dropping such a buffer puts its storage back
+//! on the pool of the dropping thread (up to [`POOL_LIMIT`] storages), so a
+//! steady send loop allocates nothing once warm. Other buffers (received
+//! frames, UMEM frames) are untouched by the pool. The pool is per thread because a worker builds, transmits and
 //! drops its frames on one core; a buffer dropped on another thread just
 //! joins that thread's pool.
 
@@ -93,10 +93,34 @@ pub fn umem_heap_fallbacks() -> u64 {
     UMEM_HEAP_FALLBACKS.load(Ordering::Relaxed)
 }
 
+/// A [`POOL_FRAME_SIZE`] storage taken from this thread's pool; dropping
+/// it puts it back. Only buffers made by [`PacketBuffer::pooled`] carry
+/// one, so no other buffer pays for the pool on drop (`PacketBuffer` has no
+/// `Drop` of its own: the router's per-packet path moves buffers freely).
+#[derive(Debug, PartialEq, Eq)]
+struct PoolBox(Box<[u8]>);
+
+impl PoolBox {
+    /// The storage, no longer tied to the pool.
+    fn into_inner(mut self) -> Box<[u8]> {
+        core::mem::take(&mut self.0)
+    }
+}
+
+impl Drop for PoolBox {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            pool_put(core::mem::take(&mut self.0));
+        }
+    }
+}
+
 /// Where a buffer's bytes live.
 #[derive(Debug, PartialEq, Eq)]
 enum Storage {
     Heap(Box<[u8]>),
+    Pooled(PoolBox),
     Umem(Frame),
 }
 
@@ -104,7 +128,7 @@ impl Storage {
     #[inline(always)]
     fn bytes(&self) -> &[u8] {
         match self {
-            Storage::Heap(b) => b,
+            Storage::Heap(b) | Storage::Pooled(PoolBox(b)) => b,
             Storage::Umem(f) => f.as_slice(),
         }
     }
@@ -112,7 +136,7 @@ impl Storage {
     #[inline(always)]
     fn bytes_mut(&mut self) -> &mut [u8] {
         match self {
-            Storage::Heap(b) => b,
+            Storage::Heap(b) | Storage::Pooled(PoolBox(b)) => b,
             Storage::Umem(f) => f.as_mut_slice(),
         }
     }
@@ -120,7 +144,7 @@ impl Storage {
     #[inline(always)]
     fn len(&self) -> usize {
         match self {
-            Storage::Heap(b) => b.len(),
+            Storage::Heap(b) | Storage::Pooled(PoolBox(b)) => b.len(),
             Storage::Umem(f) => f.capacity(),
         }
     }
@@ -169,7 +193,7 @@ impl PacketBuffer {
             return PacketBuffer::new(headroom, capacity);
         }
         PacketBuffer {
-            storage: Storage::Heap(pool_take()),
+            storage: Storage::Pooled(PoolBox(pool_take())),
             head: headroom,
             tail: headroom,
             gso: None,
@@ -218,9 +242,11 @@ impl PacketBuffer {
 
     /// Give the storage back (for recycling by a pool). A UMEM-backed
     /// buffer is copied out and its frame returned to its free list.
-    pub fn into_storage(mut self) -> Box<[u8]> {
-        match core::mem::replace(&mut self.storage, Storage::Heap(Box::default())) {
+    #[inline]
+    pub fn into_storage(self) -> Box<[u8]> {
+        match self.storage {
             Storage::Heap(b) => b,
+            Storage::Pooled(p) => p.into_inner(),
             Storage::Umem(f) => f.as_slice().into(),
         }
     }
@@ -230,7 +256,7 @@ impl PacketBuffer {
     pub fn frame(&self) -> Option<&Frame> {
         match &self.storage {
             Storage::Umem(f) => Some(f),
-            Storage::Heap(_) => None,
+            Storage::Heap(_) | Storage::Pooled(_) => None,
         }
     }
 
@@ -259,7 +285,7 @@ impl PacketBuffer {
         self.tail = 0;
         match storage {
             Storage::Umem(f) => Some((f, head, tail)),
-            Storage::Heap(_) => None,
+            Storage::Heap(_) | Storage::Pooled(_) => None,
         }
     }
 
@@ -374,19 +400,6 @@ impl PacketBuffer {
         self.storage = Storage::Heap(s);
         self.head += front;
         self.tail = self.head + len;
-    }
-}
-
-impl Drop for PacketBuffer {
-    /// A heap storage of the pool's frame size goes back to this thread's
-    /// pool; a UMEM frame goes back to its free list (the frame's own drop).
-    #[inline]
-    fn drop(&mut self) {
-        if let Storage::Heap(b) = &mut self.storage {
-            if b.len() == POOL_FRAME_SIZE {
-                pool_put(core::mem::take(b));
-            }
-        }
     }
 }
 
