@@ -409,29 +409,53 @@ fn tcp_echo_20mb_sha256() {
 }
 
 const TCP_MANY: &str = r#"
-import hashlib, json, os, socket, sys, threading, time
+import hashlib, json, os, socket, struct, sys, threading, time
 dst, port, conns, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 results = [None] * conns
+def tcp_info(s):
+    # Linux struct tcp_info: 8 u8 fields, then u32s (rto, ato, snd_mss,
+    # rcv_mss, unacked, sacked, lost, retrans, fackets, last_data_sent,
+    # last_ack_sent, last_data_recv, last_ack_recv, pmtu, rcv_ssthresh,
+    # rtt, rttvar, snd_ssthresh, snd_cwnd, ...).
+    try:
+        b = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+        u8 = struct.unpack_from("8B", b)
+        u32 = struct.unpack_from("19I", b, 8)
+        names = ["rto", "ato", "snd_mss", "rcv_mss", "unacked", "sacked", "lost",
+                 "retrans", "fackets", "last_data_sent", "last_ack_sent",
+                 "last_data_recv", "last_ack_recv", "pmtu", "rcv_ssthresh", "rtt",
+                 "rttvar", "snd_ssthresh", "snd_cwnd"]
+        d = dict(zip(names, u32))
+        d.update(state=u8[0], ca_state=u8[1], retransmits=u8[2], backoff=u8[4],
+                 local_port=s.getsockname()[1])
+        return d
+    except Exception as e:
+        return repr(e)
 def one(i):
+    s = None
+    sent = [0]
+    buf = bytearray()
     try:
         data = os.urandom(size)
-        # 60 s per socket call: a connection that makes no progress for a
-        # minute fails. (Not sendall: its timeout bounds the whole 1 MB,
-        # which a slow but moving transfer on a loaded machine can pass.)
-        s = socket.create_connection((dst, port), timeout=60)
+        # 180 s per socket call: a connection that makes no progress for
+        # three minutes fails; every echo must still come back whole. (Not
+        # sendall: its timeout bounds the whole 1 MB, which a slow but
+        # moving transfer on a loaded machine can pass.) One connection in
+        # 500 has been seen to wait more than 60 s under 2 % loss both
+        # ways on a loaded machine; a failure reports the Linux side's
+        # tcp_info for the next diagnosis.
+        s = socket.create_connection((dst, port), timeout=180)
         werr = []
         def writer():
             try:
                 mv = memoryview(data)
-                off = 0
-                while off < len(mv):
-                    off += s.send(mv[off:off + 65536])
+                while sent[0] < len(mv):
+                    sent[0] += s.send(mv[sent[0]:sent[0] + 65536])
                 s.shutdown(socket.SHUT_WR)
             except Exception as e:
                 werr.append("send: " + repr(e))
         w = threading.Thread(target=writer)
         w.start()
-        buf = bytearray()
         while True:
             b = s.recv(1 << 16)
             if not b:
@@ -441,7 +465,8 @@ def one(i):
         s.close()
         results[i] = werr[0] if werr else bytes(buf) == data
     except Exception as e:
-        results[i] = repr(e)
+        info = tcp_info(s) if s is not None else None
+        results[i] = "%r (sent %d, echoed %d, tcp_info %s)" % (e, sent[0], len(buf), info)
 t0 = time.time()
 ts = [threading.Thread(target=one, args=(i,)) for i in range(conns)]
 for t in ts:
