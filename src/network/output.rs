@@ -180,17 +180,7 @@ impl Stack {
             _ => return self.drop_packet(DropReason::SendFailed),
         }
         self.stats.ip_originated += 1;
-        // Read, not cleared: a byte store into the buffer's header just
-        // before it is moved on stalls the move's wide loads (store
-        // forwarding), and nothing after the network layer reads the mark.
-        match pkt.gso_cut {
-            GsoCut::No => {}
-            GsoCut::First => {
-                self.stats.gso_packets += 1;
-                self.stats.gso_segments += 1;
-            }
-            GsoCut::Rest => self.stats.gso_segments += 1,
-        }
+        self.count_gso_cut(pkt.gso_cut);
         if route.local {
             self.loopback.push_back((route.nic, pkt));
         } else {
@@ -319,17 +309,7 @@ impl Stack {
             pkt.prepend(40).copy_from_slice(&h[..40]);
         }
         self.stats.ip_originated += 1;
-        // Read, not cleared: a byte store into the buffer's header just
-        // before it is moved on stalls the move's wide loads (store
-        // forwarding), and nothing after the network layer reads the mark.
-        match pkt.gso_cut {
-            GsoCut::No => {}
-            GsoCut::First => {
-                self.stats.gso_packets += 1;
-                self.stats.gso_segments += 1;
-            }
-            GsoCut::Rest => self.stats.gso_segments += 1,
-        }
+        self.count_gso_cut(pkt.gso_cut);
         self.dispatch_ethernet(t.nic, pkt, t.mac, t.ethertype);
     }
 
@@ -662,6 +642,22 @@ impl Stack {
                     }
                 }
             }
+        }
+    }
+
+    /// Count a segment the transport cut by software GSO itself. The mark
+    /// is read, not cleared: a byte store into the buffer's header just
+    /// before it is moved on stalls the move's wide loads (store
+    /// forwarding), and nothing after the network layer reads it.
+    #[inline(always)]
+    fn count_gso_cut(&mut self, cut: GsoCut) {
+        match cut {
+            GsoCut::No => {}
+            GsoCut::First => {
+                self.stats.gso_packets += 1;
+                self.stats.gso_segments += 1;
+            }
+            GsoCut::Rest => self.stats.gso_segments += 1,
         }
     }
 
