@@ -191,6 +191,30 @@ impl Drop for NetNs {
     }
 }
 
+/// The arguments after `ip [-n NS]` that create a veth pair `a` – `b`
+/// with `queues` rx and tx queues on each end (the peer stays in the same
+/// namespace unless the caller appends `netns NS`).
+pub fn veth_add_args<'a>(a: &'a str, b: &'a str, queues: &'a str) -> [&'a str; 16] {
+    [
+        "link",
+        "add",
+        a,
+        "numtxqueues",
+        queues,
+        "numrxqueues",
+        queues,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b,
+        "numtxqueues",
+        queues,
+        "numrxqueues",
+        queues,
+    ]
+}
+
 /// A veth pair; deleted on drop (deleting one end deletes both).
 #[derive(Debug)]
 pub struct VethPair {
@@ -209,25 +233,9 @@ impl VethPair {
             return Err("a veth needs at least one queue".into());
         }
         let q = queues.to_string();
-        run(&[
-            "ip",
-            "link",
-            "add",
-            a,
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            b,
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-        ])?;
+        let mut argv = vec!["ip"];
+        argv.extend(veth_add_args(a, b, &q));
+        run(&argv)?;
         Ok(VethPair {
             a: a.to_string(),
             b: b.to_string(),

@@ -66,29 +66,10 @@ pub fn netns(prefix: &str) -> NetNs {
 /// down until [`link_up`] (so sysctls can be set before the kernel talks).
 pub fn veth(ns_a: &str, a: &str, ns_b: &str, b: &str, queues: u32) {
     let q = queues.to_string();
-    sh(&[
-        "ip",
-        "-n",
-        ns_a,
-        "link",
-        "add",
-        a,
-        "numtxqueues",
-        &q,
-        "numrxqueues",
-        &q,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        b,
-        "numtxqueues",
-        &q,
-        "numrxqueues",
-        &q,
-        "netns",
-        ns_b,
-    ]);
+    let mut argv = vec!["ip", "-n", ns_a];
+    argv.extend(xdpnet::netns::veth_add_args(a, b, &q));
+    argv.extend(["netns", ns_b]);
+    sh(&argv);
 }
 
 /// `ip -n NS link set DEV up`.
