@@ -116,15 +116,8 @@ impl HostArgs {
         let factory: Arc<dyn LinkFactory> = Arc::new(
             XdpLinkFactory::new(cfg.copy_mode, cfg.busy_poll).with_rx_ring(rx_ring(&pre.placement)),
         );
-        let max_queue = pre
-            .placement
-            .iface_queues
-            .iter()
-            .flatten()
-            .copied()
-            .max()
-            .unwrap_or(0);
-        let mut steering = Steering::attach_all(&cfg, max_queue + 1).map_err(|e| e.to_string())?;
+        let mut steering =
+            Steering::attach_all(&cfg, pre.placement.xskmap_slots()).map_err(|e| e.to_string())?;
         if a.drop_probability > 0.0 {
             steering
                 .set_drop_probability(a.drop_probability)

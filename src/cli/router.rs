@@ -121,15 +121,8 @@ pub fn run(a: RouterArgs) -> Result<(), String> {
             return Err(e.to_string());
         }
     };
-    let max_queue = pre
-        .placement
-        .iface_queues
-        .iter()
-        .flatten()
-        .copied()
-        .max()
-        .unwrap_or(0);
-    let steering = Steering::attach_all(&cfg, max_queue + 1).map_err(|e| e.to_string())?;
+    let steering =
+        Steering::attach_all(&cfg, pre.placement.xskmap_slots()).map_err(|e| e.to_string())?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // A second signal while stopping exits at once (exit status 1).

@@ -64,6 +64,18 @@ impl Placement {
         self.workers.len()
     }
 
+    /// XSKMAP slots the steering program needs: one per queue id up to the
+    /// highest queue served on any interface.
+    pub fn xskmap_slots(&self) -> u32 {
+        self.iface_queues
+            .iter()
+            .flatten()
+            .copied()
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+
     /// The queues worker `w` serves on interface `iface`.
     pub fn queues_of(&self, w: usize, iface: usize) -> impl Iterator<Item = u32> + '_ {
         self.workers
