@@ -46,6 +46,10 @@ use crate::worker::stats::{sum_drops, sum_nics, WorkerStats};
 use crate::worker::xdp_factory::XdpLinkFactory;
 use crate::xsk::UmemAccounting;
 
+/// Rx batches per poll for a host application's shards: up to 64 × 64
+/// frames, more than a 2048-entry rx ring holds, so each poll drains it.
+pub const HOST_RX_BATCHES: usize = 64;
+
 /// Why the router could not start or run; each names the cause and the fix.
 #[derive(Debug)]
 pub enum RouterError {
@@ -343,7 +347,17 @@ impl RouterApp {
                 .collect(),
             routes,
             forwarding: self.forwarding,
-            stack: StackConfig::default(),
+            stack: StackConfig {
+                // A host application drains its rx rings each poll (see
+                // `rx_batches`); the pure router keeps the one batch per
+                // round it was benchmarked with.
+                rx_batches: if self.apps.is_some() {
+                    HOST_RX_BATCHES
+                } else {
+                    1
+                },
+                ..StackConfig::default()
+            },
         };
         let mut rc = RuntimeConfig::new(self.placement.clone(), setup);
         rc.busy_poll = self.config.busy_poll;

@@ -333,7 +333,12 @@ impl ClientShard {
                         );
                     }
                     let want = self.pattern.slice(c.id, c.received, n);
-                    if let Some(k) = (0..n).find(|&k| self.scratch[k] != want[k]) {
+                    // One memcmp; the byte-wise search only on a mismatch.
+                    let got = &self.scratch[..n];
+                    if let Some(k) = (got != want)
+                        .then(|| (0..n).find(|&k| got[k] != want[k]))
+                        .flatten()
+                    {
                         return (
                             true,
                             Outcome::Mismatch(format!(

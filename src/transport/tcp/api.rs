@@ -253,13 +253,20 @@ impl Stack {
         if !open || c.fin_queued {
             return Err(TcpError::InvalidState);
         }
-        let n = c.tx.push(data);
+        let n = c.queue_send(data);
         if n == 0 && !data.is_empty() {
             return Err(TcpError::WouldBlock);
         }
         // Segments go out now (one GSO packet per 64 KiB written); the NIC
-        // batch is flushed by the next poll.
-        self.tcp_dispatch_one(h, now);
+        // batch is flushed by the next poll. While the NIC's transmit
+        // queue is half full they wait for that poll instead, as output
+        // after an ACK does (see `tcp_output_blocked`): an application
+        // refilling hundreds of send queues each poll would overflow it.
+        if self.tcp_output_blocked(h) {
+            self.tcp.mark_dirty(h);
+        } else {
+            self.tcp_dispatch_one(h, now);
+        }
         Ok(n)
     }
 
@@ -432,7 +439,7 @@ impl Stack {
         self.tcp.conn(h).is_ok_and(|c| {
             matches!(c.state, TcpState::Established | TcpState::CloseWait)
                 && !c.fin_queued
-                && c.tx.free() > 0
+                && c.send_space() > 0
         })
     }
 

@@ -21,7 +21,7 @@
 
 use std::net::SocketAddr;
 
-use super::congestion::{new_controller, CongestionControl};
+use super::congestion::{initial_window, new_controller, CongestionControl};
 use super::rack::{Delivered, Rack, TlpEpisode};
 use super::recv::Assembler;
 use super::ring::RingBuffer;
@@ -32,6 +32,15 @@ use crate::network::output::OutRoute;
 use crate::time::{Duration, Instant};
 use crate::transport::Handle;
 use crate::wire::tcp::{TcpControl, TcpRepr, TcpSeqNumber as Seq};
+
+/// The send queue holds this many congestion windows (unacknowledged data
+/// included) before the application must wait; Linux's
+/// `tcp_sndbuf_expand` budgets about twice the window in skb memory, which
+/// is two to five windows of payload depending on segment sizes.
+pub(crate) const SEND_QUEUE_CWNDS: usize = 4;
+
+/// The send queue's smallest limit, bytes.
+pub(crate) const SEND_QUEUE_MIN: usize = 64 * 1024;
 
 /// Keepalive settings (RFC 9293 3.8.4, RFC 1122 4.2.3.6; Linux's
 /// `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT`).
@@ -165,6 +174,9 @@ pub(crate) struct TcpConnection {
     /// Largest window the peer offered (RFC 5961 5.2 MAX.SND.WND).
     pub(crate) max_snd_wnd: usize,
     pub(crate) tx: RingBuffer,
+    /// How much the application may queue in `tx` (auto-tuned, see
+    /// [`TcpConnection::send_space`]); only grows.
+    snd_limit: usize,
     /// The application shut down the write side: a FIN follows the data.
     pub(crate) fin_queued: bool,
     /// The FIN's sequence number, fixed when it was queued.
@@ -321,6 +333,7 @@ impl TcpConnection {
             snd_wl2: iss,
             max_snd_wnd: 0,
             tx: RingBuffer::new(cfg.send_buffer),
+            snd_limit: 0,
             fin_queued: false,
             fin_at: Seq(0),
             irs: Seq(0),
@@ -485,6 +498,34 @@ impl TcpConnection {
 
     /// Bytes sent and not yet acknowledged (FlightSize, RFC 5681 2).
     #[inline]
+    /// Bytes the application may queue now.
+    ///
+    /// Send-buffer auto-tuning in the manner of Linux's
+    /// `tcp_sndbuf_expand`: the queue may hold [`SEND_QUEUE_CWNDS`]
+    /// congestion windows (at least the initial window, at least
+    /// [`SEND_QUEUE_MIN`] bytes), up to the configured `send_buffer`; the
+    /// limit only grows. A fixed 1 MiB let every new connection's first
+    /// write copy (and fault in) a whole megabyte: 500 connections opened
+    /// together kept a worker from its rx ring for a second or more, so
+    /// SYN-ACKs waited there past the peer's retransmission timer.
+    pub(crate) fn send_space(&self) -> usize {
+        self.send_limit().saturating_sub(self.tx.len())
+    }
+
+    fn send_limit(&self) -> usize {
+        let want =
+            (SEND_QUEUE_CWNDS * self.cc.cwnd().max(initial_window(self.mss))).max(SEND_QUEUE_MIN);
+        want.max(self.snd_limit).min(self.tx.capacity())
+    }
+
+    /// Queue application data (as much as [`Self::send_space`] allows);
+    /// returns the bytes taken.
+    pub(crate) fn queue_send(&mut self, data: &[u8]) -> usize {
+        self.snd_limit = self.send_limit();
+        let n = data.len().min(self.snd_limit.saturating_sub(self.tx.len()));
+        self.tx.push(&data[..n])
+    }
+
     pub(crate) fn flight(&self) -> usize {
         self.snd_nxt.wrapping_sub(self.snd_una).max(0) as usize
     }

@@ -168,7 +168,10 @@ pub struct TcpConfig {
     pub delayed_ack: Duration,
     /// Nagle's algorithm (RFC 896) on new connections.
     pub nagle: bool,
-    /// Send buffer per connection, bytes.
+    /// Largest send queue per connection, bytes. Below it the queue is
+    /// auto-tuned to four congestion windows (at least 64 KiB), so the
+    /// memory a connection uses follows its window, as Linux's `tcp_wmem`
+    /// maximum with `tcp_sndbuf_expand`.
     pub send_buffer: usize,
     /// Receive buffer per connection, bytes; it bounds the receive window
     /// and the out-of-order data held.
