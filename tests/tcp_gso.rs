@@ -336,3 +336,36 @@ fn wrapped_send_ring_gives_valid_segments_on_both_paths() {
         }
     }
 }
+
+/// More data than the congestion window while SACK blocks shrink the
+/// segments: the window (ten 1448-byte segments, counted in bytes) is not
+/// a multiple of the shrunk size. The per-segment path sends whole
+/// segments and holds the rest (RFC 9293 3.8.6.2.1); the GSO path must
+/// too, not end its cut with a runt.
+#[test]
+fn a_window_cut_into_sack_shrunk_segments_has_no_runt_on_either_path() {
+    for v6 in [false, true] {
+        let data = pattern(40_000);
+        let mut frames = Vec::new();
+        for gso in [true, false] {
+            let mut p = Peer::new(gso, v6, 1 << 20);
+            p.inject_at(false, Some(p.rcv_nxt), 1000, &[7u8; 99]);
+            p.stack.poll(p.now);
+            let _ = p.link.take_outbound();
+            let f = p.transfer(&data, true);
+            let mss = if v6 { 1428 } else { 1448 } - 12;
+            let lens: Vec<usize> = f
+                .iter()
+                .map(|x| check_frame(x, v6).payload.len())
+                .filter(|&l| l > 0)
+                .collect();
+            let short = lens.iter().filter(|&&l| l < mss).count();
+            assert_eq!(short, 1, "v6={v6} gso={gso}: one short tail only: {lens:?}");
+            frames.push(f);
+        }
+        assert_eq!(
+            frames[0], frames[1],
+            "v6={v6}: GSO and per-segment frames differ"
+        );
+    }
+}

@@ -394,6 +394,14 @@ impl TcpConnection {
                     break;
                 }
             }
+            if len > mss && len < avail {
+                // RFC 9293 3.8.6.2.1: while more data waits, whole
+                // segments only, as the per-segment path sends; the rest
+                // of a window counted in bytes waits for the next ACK. A
+                // GSO cut at a SACK-shrunk size would otherwise end in a
+                // runt (120 bytes after ten 1436-byte segments).
+                len -= len % mss;
+            }
             if len > mss && l3 + 60 + len <= env.link_mtu {
                 len = mss;
             }
