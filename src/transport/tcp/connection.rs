@@ -496,8 +496,6 @@ impl TcpConnection {
         self.fin_seq().is_some_and(|f| self.snd_una > f)
     }
 
-    /// Bytes sent and not yet acknowledged (FlightSize, RFC 5681 2).
-    #[inline]
     /// Bytes the application may queue now.
     ///
     /// Send-buffer auto-tuning in the manner of Linux's
@@ -526,6 +524,8 @@ impl TcpConnection {
         self.tx.push(&data[..n])
     }
 
+    /// Bytes sent and not yet acknowledged (FlightSize, RFC 5681 2).
+    #[inline]
     pub(crate) fn flight(&self) -> usize {
         self.snd_nxt.wrapping_sub(self.snd_una).max(0) as usize
     }
