@@ -28,9 +28,9 @@
 //! ([`PacketBuffer::pooled`]): dropping such a buffer puts its storage back
 //! on the pool of the dropping thread (up to [`POOL_LIMIT`] storages), so a
 //! steady send loop allocates nothing once warm. Other buffers (received
-//! frames, UMEM frames) are untouched by the pool. The pool is per thread because a worker builds, transmits and
-//! drops its frames on one core; a buffer dropped on another thread just
-//! joins that thread's pool.
+//! frames, UMEM frames) are untouched by the pool. The pool is per thread
+//! because a worker builds, transmits and drops its frames on one core; a
+//! buffer dropped on another thread just joins that thread's pool.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -193,6 +193,25 @@ impl Topology {
         (n.next().unwrap_or(0), n.next().unwrap_or(0))
     }
 
+    /// ns A's TCP counters that tell why connections were reset or
+    /// refused (`nstat` names with their values).
+    fn kernel_reset_counters(&self) -> Vec<String> {
+        let o = self.exec(&self.a, &["nstat", "-az"]);
+        let keys = [
+            "Rst",
+            "Abort",
+            "ListenOverflows",
+            "ListenDrops",
+            "ReqQFull",
+            "SyncookiesFailed",
+        ];
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| keys.iter().any(|k| l.contains(k)))
+            .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+            .collect()
+    }
+
     /// Run a server in ns A (killed by the guard).
     fn start_server(&mut self, args: &[&str]) {
         let c = Command::new("ip")
@@ -758,23 +777,7 @@ fn tcpclient_concurrent_1mb_with_2pct_loss_both_ways() {
     t.wait_listening("7009");
     let (v, ok, err) = t.tcpclient("198.18.0.1:7009", "1M", LOSSY_CONNS, &[]);
     let (to_a, from_a) = t.loss_counters();
-    let o = t.exec(&t.a, &["nstat", "-az"]);
-    let kernel: Vec<String> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .filter(|l| {
-            [
-                "Rst",
-                "Abort",
-                "ListenOverflows",
-                "ListenDrops",
-                "ReqQFull",
-                "SyncookiesFailed",
-            ]
-            .iter()
-            .any(|k| l.contains(k))
-        })
-        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
-        .collect();
+    let kernel = t.kernel_reset_counters();
     println!(
         "tcpclient {LOSSY_CONNS} x 1 MB, 2 % loss both ways: {} (bridge dropped {to_a} to A, \
          {from_a} from A); kernel server: {}",

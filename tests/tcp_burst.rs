@@ -17,15 +17,21 @@ use xdpnet::stack::{DropReason, Stack, StackConfig};
 use xdpnet::time::{Duration, Instant};
 use xdpnet::transport::tcp::{TcpError, TcpState};
 
-/// A stack with a transmit backlog of `backlog` frames on `link`.
-fn host_with_backlog(link: xdpnet::link::pipe::PipeEnd, addr: &str, backlog: usize) -> Stack {
-    let mut s = Stack::new(StackConfig {
-        tx_backlog: backlog,
-        ..StackConfig::default()
-    });
+/// A stack configured by `config` with `addr` on `link`.
+fn host_with(link: xdpnet::link::pipe::PipeEnd, addr: &str, config: StackConfig) -> Stack {
+    let mut s = Stack::new(config);
     let nic = s.add_nic("eth0", link);
     s.add_address(nic, addr.parse().unwrap()).unwrap();
     s
+}
+
+/// A stack with a transmit backlog of `backlog` frames on `link`.
+fn host_with_backlog(link: xdpnet::link::pipe::PipeEnd, addr: &str, backlog: usize) -> Stack {
+    let config = StackConfig {
+        tx_backlog: backlog,
+        ..StackConfig::default()
+    };
+    host_with(link, addr, config)
 }
 
 #[test]
@@ -145,29 +151,24 @@ fn one_poll_reads_rx_batches_full_batches() {
     for (batches, want) in [(1, 8), (3, 24), (100, 50)] {
         let (la, lb) = pipe_pair(1500);
         let mut a = host(la, &["198.18.0.1/24"]);
-        let mut b = Stack::new(StackConfig {
+        let config = StackConfig {
             rx_budget: 8,
             rx_batches: batches,
             ..StackConfig::default()
-        });
-        let nic = b.add_nic("eth0", lb);
-        b.add_address(nic, "198.18.0.2/24".parse().unwrap())
-            .unwrap();
+        };
+        let mut b = host_with(lb, "198.18.0.2/24", config);
+        let rx = |b: &Stack| b.nics()[0].stats().rx_packets;
         let now = Instant::from_secs(1);
         // Resolve the neighbor first so the datagrams leave at once.
         let u = a.udp_bind(sock("198.18.0.1:5000")).unwrap();
         a.udp_send_to(u, b"x", sock("198.18.0.2:9"), now).unwrap();
         settle(&mut a, &mut b, now);
-        let before = b.nic(nic).unwrap().stats().rx_packets;
+        let before = rx(&b);
         for _ in 0..50 {
             a.udp_send_to(u, b"x", sock("198.18.0.2:9"), now).unwrap();
         }
         a.poll(now);
         b.poll(now);
-        assert_eq!(
-            b.nic(nic).unwrap().stats().rx_packets - before,
-            want,
-            "{batches} batches of 8"
-        );
+        assert_eq!(rx(&b) - before, want, "{batches} batches of 8");
     }
 }

@@ -289,6 +289,25 @@ fn gso_sends_are_byte_identical_to_per_segment_sends() {
     }
 }
 
+/// Send `data` (and close) while the stack holds out-of-order data from
+/// the peer, so every segment it sends carries a SACK block; the frames
+/// sent.
+fn transfer_with_a_sack_block(gso: bool, v6: bool, data: &[u8]) -> Vec<Vec<u8>> {
+    let mut p = Peer::new(gso, v6, 1 << 20);
+    p.inject_at(false, Some(p.rcv_nxt), 1000, &[7u8; 99]);
+    p.stack.poll(p.now);
+    let ack = p.link.take_outbound();
+    assert!(!ack.is_empty(), "immediate ACKs with the SACK block");
+    p.transfer(data, true)
+}
+
+/// The payload of a full segment carrying one SACK block (12 option
+/// bytes with its NOPs) at MTU 1500.
+fn sack_shrunk_mss(v6: bool) -> usize {
+    let mss = if v6 { 1428 } else { 1448 };
+    mss - 12
+}
+
 #[test]
 fn segments_shrink_by_the_sack_option_alike_on_both_paths() {
     // The stack holds out-of-order data from the peer, so every segment
@@ -298,13 +317,8 @@ fn segments_shrink_by_the_sack_option_alike_on_both_paths() {
         let data = pattern(7 * 1448 + 301);
         let mut frames = Vec::new();
         for gso in [true, false] {
-            let mut p = Peer::new(gso, v6, 1 << 20);
-            p.inject_at(false, Some(p.rcv_nxt), 1000, &[7u8; 99]);
-            p.stack.poll(p.now);
-            let ack = p.link.take_outbound();
-            assert!(!ack.is_empty(), "immediate ACKs with the SACK block");
-            let f = p.transfer(&data, true);
-            let mss = if v6 { 1428 } else { 1448 } - 12;
+            let f = transfer_with_a_sack_block(gso, v6, &data);
+            let mss = sack_shrunk_mss(v6);
             let lens: Vec<usize> = f.iter().map(|x| check_frame(x, v6).payload.len()).collect();
             assert_eq!(
                 lens.iter().filter(|&&l| l == mss).count(),
@@ -348,12 +362,8 @@ fn a_window_cut_into_sack_shrunk_segments_has_no_runt_on_either_path() {
         let data = pattern(40_000);
         let mut frames = Vec::new();
         for gso in [true, false] {
-            let mut p = Peer::new(gso, v6, 1 << 20);
-            p.inject_at(false, Some(p.rcv_nxt), 1000, &[7u8; 99]);
-            p.stack.poll(p.now);
-            let _ = p.link.take_outbound();
-            let f = p.transfer(&data, true);
-            let mss = if v6 { 1428 } else { 1448 } - 12;
+            let f = transfer_with_a_sack_block(gso, v6, &data);
+            let mss = sack_shrunk_mss(v6);
             let lens: Vec<usize> = f
                 .iter()
                 .map(|x| check_frame(x, v6).payload.len())

@@ -84,7 +84,7 @@ pub struct StackConfig {
     /// its rx ring in one poll: `xdpnet tcpclient` with 500 connections to
     /// a kernel echo server lost 20 % of the frames at its 2048-entry ring
     /// (the kernel peer's replies arrive while the worker transmits) and
-    /// took 15–190 s; reading up to 64 batches per poll it lost about
+    /// took 15–40 s; reading up to 64 batches per poll it lost about
     /// 1.5 % (none with a 4096-entry ring) and took about 3 s. Linux's NAPI
     /// polls 64 at a time within a `netdev_budget` of 300 per softirq round
     /// for the same reason.

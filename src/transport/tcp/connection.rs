@@ -520,7 +520,7 @@ impl TcpConnection {
     /// returns the bytes taken.
     pub(crate) fn queue_send(&mut self, data: &[u8]) -> usize {
         self.snd_limit = self.send_limit();
-        let n = data.len().min(self.snd_limit.saturating_sub(self.tx.len()));
+        let n = data.len().min(self.send_space());
         self.tx.push(&data[..n])
     }
 
