@@ -277,7 +277,9 @@ impl Stack {
         let c = self.tcp.conn_mut(h)?;
         if !c.rx.is_empty() {
             let n = c.rx.read(buf);
-            if c.window_update_due() {
+            // A window update to send, or a drained queue whose idle time
+            // starts now (see buffers.rs): both are noted in a dispatch.
+            if c.window_update_due() || (c.rx.is_empty() && c.rx_idle_since.is_none()) {
                 self.tcp.mark_dirty(h);
             }
             return Ok(n);
@@ -912,6 +914,7 @@ impl Stack {
         };
         c.dirty = false;
         c.dispatch(now, &env, stats, scratch);
+        c.track_idle_buffers(now);
         if let Some(d) = c.next_deadline() {
             if c.scheduled.is_none_or(|s| d < s) {
                 timers.push(Reverse((d, h)));

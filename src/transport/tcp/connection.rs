@@ -242,6 +242,12 @@ pub(crate) struct TcpConnection {
     pub(crate) ack_deadline: Option<Instant>,
     pub(crate) keepalive: Option<Keepalive>,
     pub(crate) keepalive_deadline: Option<Instant>,
+    /// Since when the send / receive ring has been empty with memory
+    /// behind it (see `buffers.rs`).
+    pub(crate) tx_idle_since: Option<Instant>,
+    pub(crate) rx_idle_since: Option<Instant>,
+    /// [`TcpConfig::buffer_idle_release`] when the connection was made.
+    pub(crate) buffer_idle_release: Option<Duration>,
     /// Unanswered zero-window or keepalive probes.
     pub(crate) probes_out: u32,
     /// TIME-WAIT expiry, or the FIN-WAIT-2 timeout of an orphan.
@@ -375,6 +381,9 @@ impl TcpConnection {
             ack_deadline: None,
             keepalive: cfg.keepalive,
             keepalive_deadline: None,
+            tx_idle_since: None,
+            rx_idle_since: None,
+            buffer_idle_release: cfg.buffer_idle_release,
             probes_out: 0,
             close_deadline: None,
             last_rx: now,

@@ -64,6 +64,12 @@ pub struct TcpInfo {
     pub send_queue: usize,
     /// Bytes received and not yet read.
     pub recv_queue: usize,
+    /// Memory allocated behind the send queue, bytes (grows with use up to
+    /// the send buffer; given back after the queue stays empty, see
+    /// `TcpConfig::buffer_idle_release`). Like the `tb` of `ss -m`.
+    pub send_memory: usize,
+    /// Memory allocated behind the receive queue, bytes (likewise; `rb`).
+    pub recv_memory: usize,
     /// Out-of-order segments dropped because the reassembly bound was hit.
     pub ooo_dropped: u64,
     /// Whether loss recovery is under way.
@@ -114,6 +120,8 @@ impl TcpConnection {
             dup_acks: self.counters.dup_acks_in,
             send_queue: self.tx.len(),
             recv_queue: self.rx.len(),
+            send_memory: self.tx.allocated(),
+            recv_memory: self.rx.allocated(),
             ooo_dropped: self.counters.ooo_dropped,
             in_recovery: self.recovery.is_some(),
             tlp_probes: self.counters.tlp_probes,

@@ -33,6 +33,7 @@ use crate::wire::tcp::{TcpControl, TcpPacket, TcpRepr, TcpSeqNumber};
 use crate::wire::{Error as WireError, IpProtocol};
 
 mod api;
+mod buffers;
 pub mod congestion;
 pub mod connection;
 mod info;
@@ -176,6 +177,11 @@ pub struct TcpConfig {
     /// Receive buffer per connection, bytes; it bounds the receive window
     /// and the out-of-order data held.
     pub recv_buffer: usize,
+    /// Give the memory behind a connection's send or receive queue back
+    /// once the queue has stayed empty this long (it grows again on the
+    /// next write); `None` keeps it for the connection's life. Default
+    /// 1 s. See `buffers.rs`.
+    pub buffer_idle_release: Option<Duration>,
     /// Offer window scaling (RFC 7323 2).
     pub window_scaling: bool,
     /// Offer timestamps (RFC 7323 3).
@@ -213,6 +219,7 @@ impl Default for TcpConfig {
             nagle: true,
             send_buffer: 1 << 20,
             recv_buffer: 1 << 20,
+            buffer_idle_release: Some(buffers::DEFAULT_BUFFER_IDLE_RELEASE),
             window_scaling: true,
             timestamps: true,
             sack: true,
@@ -280,6 +287,9 @@ pub struct TcpStats {
     /// Malformed or otherwise dropped segments (also counted in the stack's
     /// drop counters).
     pub dropped: u64,
+    /// Send or receive queues whose memory was given back after staying
+    /// empty for [`TcpConfig::buffer_idle_release`].
+    pub buffers_released: u64,
 }
 
 impl Stack {

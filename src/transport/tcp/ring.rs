@@ -48,9 +48,20 @@ impl RingBuffer {
     }
 
     /// Bytes of memory allocated behind the ring.
-    #[cfg(test)]
+    #[inline]
     pub(crate) fn allocated(&self) -> usize {
         self.buf.len()
+    }
+
+    /// Give the memory back; the next write allocates again from
+    /// [`MIN_ALLOC`]. Only for an empty ring with nothing written past its
+    /// readable part (no out-of-order data): a ring holding bytes is left
+    /// alone.
+    pub(crate) fn release(&mut self) {
+        if self.len == 0 {
+            self.buf = Box::default();
+            self.head = 0;
+        }
     }
 
     /// Make the first `end` bytes from the head addressable: grow the

@@ -3,8 +3,8 @@
 //! Each connection keeps absolute deadlines: retransmission (RFC 6298),
 //! RACK's reordering timer and the tail loss probe (RFC 8985 6.3, 7.2),
 //! persist (zero-window probing, RFC 9293 3.8.6.1), delayed ACK
-//! (RFC 9293 3.8.6.3), keepalive (RFC 9293 3.8.4, off by default) and the
-//! close timer (TIME-WAIT's 2 MSL, or an orphan's FIN-WAIT-2 timeout). The
+//! (RFC 9293 3.8.6.3), keepalive (RFC 9293 3.8.4, off by default), the
+//! release of idle buffer memory (`buffers.rs`) and the close timer (TIME-WAIT's 2 MSL, or an orphan's FIN-WAIT-2 timeout). The
 //! stack keeps a heap of the earliest deadline per connection, so a poll
 //! only touches connections whose timers are due.
 
@@ -23,6 +23,7 @@ impl TcpConnection {
             self.ack_deadline,
             self.keepalive_deadline,
             self.close_deadline,
+            self.buffer_release_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -74,6 +75,7 @@ impl TcpConnection {
             let wait = (self.rtt.rto() * (1u32 << self.persist_backoff)).min(cfg.max_rto);
             self.persist_deadline = Some(now + wait);
         }
+        self.release_idle_buffers(now, stats);
         if self.keepalive_deadline.is_some_and(|d| d <= now) {
             let k = self.keepalive.unwrap_or_default();
             if self.state != TcpState::Established {
