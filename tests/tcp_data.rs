@@ -476,3 +476,62 @@ fn pure_ack_seq_stays_inside_a_shrunk_peer_window() {
         );
     }
 }
+
+/// RFC 5681 4.2: one immediate duplicate ACK per out-of-order segment, even
+/// when a single poll receives a batch of them (a sender without SACK
+/// counts them: three start its fast retransmit). With SACK one ACK whose
+/// blocks cover the batch says it all.
+#[test]
+fn a_batch_of_out_of_order_segments_gets_one_duplicate_ack_each_without_sack() {
+    for sack in [false, true] {
+        let mut h = RawHost::new(1500);
+        let l = h.stack.tcp_listen(sock("198.18.0.1:80"), 8).unwrap();
+        h.send(&Inject {
+            control: TcpControl::Syn,
+            seq: 1000,
+            sack_permitted: sack,
+            ..Inject::new(80)
+        });
+        let sa = h.recv_one();
+        let ack = Some(sa.seq.wrapping_add(1));
+        h.send(&Inject {
+            seq: 1001,
+            ack,
+            ..Inject::new(80)
+        });
+        assert!(h.stack.tcp_accept(l).is_some());
+        assert!(h.recv().is_empty());
+        // Segment 1 (bytes 1001..1101) is missing; 2..5 arrive together.
+        for k in 1..5u32 {
+            h.queue(&Inject {
+                seq: 1001 + 100 * k,
+                ack,
+                payload: vec![k as u8; 100],
+                ..Inject::new(80)
+            });
+        }
+        h.poll();
+        let acks = h.recv();
+        assert!(
+            acks.iter()
+                .all(|a| a.ack == Some(1001) && a.payload.is_empty()),
+            "{acks:?}"
+        );
+        if sack {
+            assert_eq!(acks.len(), 1, "{acks:?}");
+            assert_eq!(acks[0].sack, vec![(1101, 1501)]);
+        } else {
+            assert_eq!(acks.len(), 4, "one per out-of-order segment: {acks:?}");
+        }
+        // The hole is filled: one ACK for everything.
+        h.send(&Inject {
+            seq: 1001,
+            ack,
+            payload: vec![0; 100],
+            ..Inject::new(80)
+        });
+        let acks = h.recv();
+        assert_eq!(acks.len(), 1, "{acks:?}");
+        assert_eq!(acks[0].ack, Some(1501));
+    }
+}

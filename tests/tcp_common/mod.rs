@@ -283,6 +283,13 @@ impl RawHost {
 
     /// Deliver a segment from the peer and poll.
     pub fn send(&mut self, s: &Inject) {
+        self.queue(s);
+        self.stack.poll(self.now);
+    }
+
+    /// Put a segment from the peer on the link without polling (several
+    /// queued segments arrive in one poll's batch).
+    pub fn queue(&mut self, s: &Inject) {
         let sack: [Option<(u32, u32)>; 4] = core::array::from_fn(|i| s.sack.get(i).copied());
         let repr = TcpRepr {
             src_port: s.src_port,
@@ -327,7 +334,6 @@ impl RawHost {
             true,
         );
         self.link.inject_inbound(&frame);
-        self.stack.poll(self.now);
     }
 
     /// Poll at the current time.
@@ -448,7 +454,7 @@ pub fn connect_delayed(
 // ---- a link that drops chosen TCP segments by sequence number --------------
 
 use std::sync::{Arc, Mutex};
-use xdpnet::buffer::PacketBatch;
+use xdpnet::buffer::{PacketBatch, PacketBuffer};
 
 /// What a [`SeqFilter`] saw: the ISN of the first SYN it sent and, for
 /// each watched segment (by offset from ISN + 1), when a copy passed or
@@ -459,6 +465,9 @@ pub struct FilterLog {
     pub isn: Option<u32>,
     /// (offset, drops still to do).
     pub rules: Vec<(u32, u32)>,
+    /// (offset, delay): the first transmission of that segment is held
+    /// back this long (reordering), later ones pass.
+    pub holds: Vec<(u32, Duration)>,
     /// (offset, time, dropped) for every transmission of a watched offset.
     pub events: Vec<(u32, Instant, bool)>,
     /// Data segments (with payload) written, all offsets.
@@ -477,10 +486,12 @@ impl FilterLog {
 }
 
 /// A link wrapper that drops outgoing IPv4 TCP segments whose sequence
-/// number is ISN + 1 + offset, as many times as each rule says.
+/// number is ISN + 1 + offset, as many times as each rule says, and holds
+/// back (delays) the first transmission of the offsets in `holds`.
 pub struct SeqFilter<L: LinkEndpoint> {
     inner: L,
     log: Arc<Mutex<FilterLog>>,
+    held: Vec<(Instant, PacketBuffer)>,
 }
 
 impl<L: LinkEndpoint> SeqFilter<L> {
@@ -495,9 +506,23 @@ impl<L: LinkEndpoint> SeqFilter<L> {
             SeqFilter {
                 inner,
                 log: log.clone(),
+                held: Vec::new(),
             },
             log,
         )
+    }
+}
+
+impl<L: LinkEndpoint> SeqFilter<L> {
+    /// Send the held frames whose time has come.
+    fn release_held(&mut self, now: Instant) {
+        if self.held.iter().all(|(t, _)| *t > now) {
+            return;
+        }
+        let (due, wait): (Vec<_>, Vec<_>) = self.held.drain(..).partition(|(t, _)| *t <= now);
+        self.held = wait;
+        let mut out: PacketBatch = due.into_iter().map(|(_, f)| f).collect();
+        self.inner.write_packets(&mut out, now);
     }
 }
 
@@ -535,37 +560,54 @@ impl<L: LinkEndpoint> LinkEndpoint for SeqFilter<L> {
         self.inner.gso_max_size()
     }
     fn write_packets(&mut self, batch: &mut PacketBatch, now: Instant) -> usize {
+        self.release_held(now);
         let mut log = self.log.lock().unwrap();
         let before = batch.len();
-        batch.retain(|f| {
+        let mut kept = PacketBatch::new();
+        for f in batch.drain(..) {
             let Some((seq, syn, len)) = tcp_seq(f.as_slice()) else {
-                return true;
+                kept.push(f);
+                continue;
             };
             if syn {
                 log.isn.get_or_insert(seq);
-                return true;
+                kept.push(f);
+                continue;
             }
             let Some(isn) = log.isn else {
-                return true;
+                kept.push(f);
+                continue;
             };
             if len == 0 {
-                return true;
+                kept.push(f);
+                continue;
             }
             log.data_frames += 1;
             let off = seq.wrapping_sub(isn.wrapping_add(1));
+            if let Some(i) = log.holds.iter().position(|h| h.0 == off) {
+                let (_, d) = log.holds.remove(i);
+                log.events.push((off, now, false));
+                self.held.push((now + d, f));
+                continue;
+            }
             let Some(rule) = log.rules.iter_mut().find(|r| r.0 == off) else {
-                return true;
+                kept.push(f);
+                continue;
             };
             let drop = rule.1 > 0;
             rule.1 = rule.1.saturating_sub(1);
             log.events.push((off, now, drop));
-            !drop
-        });
-        let dropped = before - batch.len();
+            if !drop {
+                kept.push(f);
+            }
+        }
+        *batch = kept;
+        let taken = before - batch.len();
         drop(log);
-        dropped + self.inner.write_packets(batch, now)
+        taken + self.inner.write_packets(batch, now)
     }
     fn read_packets(&mut self, batch: &mut PacketBatch, budget: usize, now: Instant) -> usize {
+        self.release_held(now);
         self.inner.read_packets(batch, budget, now)
     }
 }

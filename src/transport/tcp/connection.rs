@@ -27,6 +27,7 @@ use super::recv::Assembler;
 use super::ring::RingBuffer;
 use super::rtt::RttEstimator;
 use super::sack::{Scoreboard, DUP_THRESH};
+use super::undo::Undo;
 use super::{TcpConfig, TcpError, TcpState, TcpStats};
 use crate::network::output::OutRoute;
 use crate::time::{Duration, Instant};
@@ -142,6 +143,7 @@ pub(crate) struct ConnCounters {
     pub(crate) ooo_dropped: u64,
     pub(crate) tlp_probes: u64,
     pub(crate) tlp_recoveries: u64,
+    pub(crate) spurious_undos: u64,
     pub(crate) rack_losses: u64,
 }
 
@@ -222,6 +224,8 @@ pub(crate) struct TcpConnection {
     pub(crate) rack: Rack,
     /// A DSACK block (RFC 2883) to report first in the next ACK.
     pub(crate) dsack: Option<(Seq, Seq)>,
+    /// The open fast-recovery episode's undo state (see `undo.rs`).
+    pub(crate) undo: Option<Undo>,
     pub(crate) nagle: bool,
 
     // Timers (RFC 6298 and RFC 9293 3.8).
@@ -261,6 +265,10 @@ pub(crate) struct TcpConnection {
 
     // Output requests.
     pub(crate) ack_now: bool,
+    /// Without SACK: duplicate ACKs owed for out-of-order or duplicate
+    /// segments received since the last dispatch (RFC 5681 4.2: one
+    /// immediate ACK per such segment, even when one poll received many).
+    pub(crate) dup_acks_owed: u16,
     pub(crate) syn_needed: bool,
     pub(crate) probe_needed: bool,
     pub(crate) rst_needed: bool,
@@ -368,6 +376,7 @@ impl TcpConnection {
             scoreboard: Scoreboard::default(),
             rack: Rack::new(),
             dsack: None,
+            undo: None,
             nagle: cfg.nagle,
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
             rtx_deadline: None,
@@ -391,6 +400,7 @@ impl TcpConnection {
             scheduled: None,
             dirty: false,
             ack_now: false,
+            dup_acks_owed: 0,
             syn_needed: false,
             probe_needed: false,
             rst_needed: false,
@@ -1033,6 +1043,7 @@ impl TcpConnection {
                     exiting = rec.kind != RecoveryKind::Pmtu;
                     self.recovery = None;
                     self.dupacks = 0;
+                    self.undo_recovery_ended();
                 }
                 Some(mut rec) => {
                     rec.high_rxt = rec.high_rxt.max(ack);
@@ -1119,6 +1130,8 @@ impl TcpConnection {
                 self.enter_fast_recovery(now, stats);
             }
         }
+        // RFC 3522 / RFC 3708: was the episode's window reduction needed?
+        self.undo_on_ack(ack, dsack, tsecr, stats);
 
         // Our FIN acknowledged: the close sequence moves on.
         if self.fin_acked() {
@@ -1274,7 +1287,8 @@ impl TcpConnection {
 
     fn enter_fast_recovery(&mut self, now: Instant, stats: &mut TcpStats) {
         // RFC 5681 3.2 step 2 / RFC 6675 5 (4.2) / RFC 6937: ssthresh and
-        // cwnd, once per recovery episode.
+        // cwnd, once per recovery episode (kept for an undo, undo.rs).
+        self.undo_begin();
         self.cc.on_congestion_event(self.flight(), self.mss, now);
         // RFC 6675 (4.3) / RFC 5681 3.2 step 3: the first lost segment is
         // retransmitted at once.
@@ -1292,6 +1306,18 @@ impl TcpConnection {
         self.rtt.timing = None;
     }
 
+    /// RFC 5681 4.2: "a TCP receiver SHOULD send an immediate duplicate
+    /// ACK when an out-of-order segment arrives". Output is coalesced per
+    /// poll, so a batch of out-of-order segments would otherwise get one
+    /// ACK, and a sender without SACK counts duplicate ACKs (three start
+    /// its fast retransmit, RFC 5681 3.2). With SACK the blocks tell the
+    /// sender how many segments arrived, and one ACK carries it all.
+    fn owe_dup_ack(&mut self) {
+        if !self.sack_enabled {
+            self.dup_acks_owed = self.dup_acks_owed.saturating_add(1);
+        }
+    }
+
     /// RFC 9293 3.10.7.4 seventh: place segment text in the receive buffer
     /// (in order or, within the window, out of order) and schedule the ACK.
     fn process_data(&mut self, seg: &TcpRepr, now: Instant, cfg: &TcpConfig, stats: &mut TcpStats) {
@@ -1307,6 +1333,7 @@ impl TcpConnection {
             if skip >= data.len() {
                 // A duplicate: ACK at once (RFC 5681 4.2).
                 self.ack_now = true;
+                self.owe_dup_ack();
                 return;
             }
             data = &data[skip..];
@@ -1359,6 +1386,7 @@ impl TcpConnection {
             // RFC 5681 4.2: an out-of-order segment is ACKed at once (with
             // SACK blocks, RFC 2018 4).
             self.ack_now = true;
+            self.owe_dup_ack();
         }
         if let Some(fin) = self.pending_fin {
             if fin == self.rcv_nxt {

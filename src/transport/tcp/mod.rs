@@ -12,11 +12,13 @@
 //! | `recv.rs` | out-of-order assembler with a memory bound, SACK blocks we send |
 //! | `sack.rs` | the sender's SACK scoreboard (RFC 6675 pipe, holes) |
 //! | `rack.rs` | RACK-TLP loss detection (RFC 8985) with per-segment transmit times |
+//! | `undo.rs` | undoing spurious window reductions (Eifel RFC 3522, DSACK RFC 3708, RFC 9438 4.9) |
 //! | `rtt.rs` | SRTT/RTTVAR/RTO (RFC 6298) |
-//! | `timer.rs` | retransmit, persist, delayed ACK, keepalive, TIME-WAIT |
+//! | `timer.rs` | retransmit, persist, delayed ACK, keepalive, idle buffers, TIME-WAIT |
 //! | [`congestion`] | the [`CongestionControl`](congestion::CongestionControl) trait, NewReno, CUBIC |
 //! | `listen.rs` | listeners, SYN backlog, SYN cookies, ISS (RFC 6528) |
 //! | `ring.rs` | send/receive byte rings |
+//! | `buffers.rs` | giving idle rings' memory back |
 //! | `info.rs` | [`TcpInfo`] (Linux `TCP_INFO`) |
 //! | `api.rs` | the socket-like [`Stack`] API and the glue to the demux and timers |
 //!
@@ -45,6 +47,7 @@ mod rtt;
 mod sack;
 mod send;
 mod timer;
+mod undo;
 
 pub use api::TcpTable;
 pub use congestion::CongestionAlgorithm;
@@ -290,6 +293,9 @@ pub struct TcpStats {
     /// Send or receive queues whose memory was given back after staying
     /// empty for [`TcpConfig::buffer_idle_release`].
     pub buffers_released: u64,
+    /// Fast-recovery episodes whose window reduction was undone because
+    /// every retransmission proved unnecessary (Eifel or DSACK).
+    pub spurious_undos: u64,
 }
 
 impl Stack {

@@ -26,6 +26,9 @@ use crate::gso::{GsoCut, TcpTemplate, SOFTWARE_GSO_MAX_SIZE};
 use crate::time::Instant;
 use crate::wire::tcp::{TcpControl, TcpPacket, TcpRepr, TcpSeqNumber as Seq, TcpTimestampRepr};
 
+/// Duplicate ACKs sent in one dispatch at most (one rx batch).
+const MAX_DUP_ACKS: usize = 64;
+
 /// What the egress path offers the connection.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TxEnv {
@@ -163,7 +166,17 @@ impl TcpConnection {
                 sent = true;
             }
         }
-        if !sent && (self.ack_now || self.window_update_due()) {
+        // Without SACK, one pure ACK per out-of-order segment received
+        // (RFC 5681 4.2; see `owe_dup_ack`); at most one batch's worth.
+        let owed = usize::from(core::mem::take(&mut self.dup_acks_owed)).min(MAX_DUP_ACKS);
+        let acks = if sent {
+            // Data carried the ACK, but a segment with data is no
+            // duplicate ACK (RFC 5681 2).
+            owed
+        } else {
+            owed.max(usize::from(self.ack_now || self.window_update_due()))
+        };
+        for _ in 0..acks {
             let spec = SegSpec {
                 seq: self.ack_seq(),
                 control: TcpControl::None,
@@ -517,6 +530,7 @@ impl TcpConnection {
         if retransmit {
             self.counters.retransmits += segs;
             stats.retransmitted_segs += segs;
+            self.undo_note_retransmit(s, segs, now);
             // Karn: no sample from a retransmitted range.
             self.rtt.timing = None;
         } else if self.rtt.timing.is_none() && !self.ts_enabled {

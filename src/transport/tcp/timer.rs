@@ -102,6 +102,7 @@ impl TcpConnection {
         }
         self.counters.timeouts += 1;
         stats.timeouts += 1;
+        self.undo_cancel();
         let first_rtx = *self.first_rtx.get_or_insert(now);
         self.retries += 1;
         let limit = match self.state {

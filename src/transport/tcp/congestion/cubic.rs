@@ -153,6 +153,10 @@ impl CongestionControl for Cubic {
         self.cwnd = self.cwnd.min(initial_window(mss));
         self.epoch = None;
     }
+
+    fn boxed_clone(&self) -> Box<dyn CongestionControl> {
+        Box::new(self.clone())
+    }
 }
 
 #[cfg(test)]

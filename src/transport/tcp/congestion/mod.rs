@@ -49,6 +49,11 @@ pub trait CongestionControl: core::fmt::Debug + Send {
     fn on_rto(&mut self, flight: usize, mss: usize, first: bool);
     /// The connection was idle longer than an RTO (RFC 5681 4.1).
     fn on_idle_restart(&mut self, mss: usize);
+    /// A copy of the whole state: the connection keeps one from before a
+    /// congestion event and puts it back if the event proves spurious
+    /// (RFC 9438 4.9 restores `cwnd`, `ssthresh`, `W_max`, `K` and the
+    /// epoch; RFC 4015).
+    fn boxed_clone(&self) -> Box<dyn CongestionControl>;
 }
 
 /// The initial window: RFC 6928, ten segments (as Linux).

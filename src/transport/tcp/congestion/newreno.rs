@@ -83,6 +83,10 @@ impl CongestionControl for NewReno {
         // RFC 5681 4.1: cwnd = min(RW, cwnd), RW = IW.
         self.cwnd = self.cwnd.min(initial_window(mss));
     }
+
+    fn boxed_clone(&self) -> Box<dyn CongestionControl> {
+        Box::new(self.clone())
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,107 @@
+//! Undoing spurious window reductions (RFC 3522 Eifel detection with
+//! timestamps, RFC 3708 DSACK detection; the response restores the
+//! congestion controller, RFC 4015 / RFC 9438 4.9): a segment that is only
+//! late makes RACK retransmit it and cut the window; when the original
+//! turns out to have arrived, the cut is taken back. A real loss at the
+//! same place keeps it.
+
+mod tcp_common;
+
+use tcp_common::*;
+use xdpnet::time::{Duration, Instant};
+use xdpnet::transport::tcp::{TcpInfo, TcpStats};
+
+/// One-way delay of the pipes; the RTT is twice this.
+const ONE_WAY: Duration = Duration::from_millis(5);
+
+/// What happens to the client's segment 100.
+#[derive(Clone, Copy)]
+enum Fate {
+    /// Its first transmission arrives 8 ms late (after segments sent
+    /// later: reordering, no loss).
+    Late,
+    /// Its first transmission is lost.
+    Lost,
+}
+
+/// Move 400 kB client → server with segment 100 treated as `fate` (the
+/// client offers timestamps and SACK or not); returns the client's info
+/// and the stack counters.
+fn transfer_with(fate: Fate, timestamps: bool, sack: bool) -> (TcpInfo, TcpStats) {
+    let mss: u32 = if timestamps { 1448 } else { 1460 };
+    let off = 100 * mss;
+    let rules: &[(u32, u32)] = match fate {
+        // No drop; the rule makes the filter log every transmission.
+        Fate::Late => &[(off, 0)],
+        Fate::Lost => &[(off, 1)],
+    };
+    let (mut a, mut b, log) = filtered_hosts(ONE_WAY, rules);
+    if let Fate::Late = fate {
+        log.lock().unwrap().holds = vec![(off, Duration::from_millis(8))];
+    }
+    a.tcp_config_mut().timestamps = timestamps;
+    a.tcp_config_mut().sack = sack;
+    let mut now = Instant::from_secs(1);
+    let (c, s, _l) = connect_delayed(&mut a, &mut b, "198.18.0.2:80", &mut now);
+    let data = payload(400_000, 23);
+    let (got, _took) = transfer(
+        &mut a,
+        c,
+        &mut b,
+        s,
+        &data,
+        &mut now,
+        Duration::from_millis(1),
+        Duration::from_secs(60),
+    );
+    assert!(got == data, "data intact");
+    let sends = log.lock().unwrap().sends(off);
+    assert_eq!(
+        sends.len(),
+        2,
+        "segment 100 sent twice: {sends:?} {:?}",
+        a.tcp_info(c)
+    );
+    let info = a.tcp_info(c).unwrap();
+    assert_eq!(info.mss, mss as usize);
+    assert_eq!((info.timestamps, info.sack), (timestamps, sack));
+    assert_eq!(info.fast_retransmits, 1, "one recovery episode: {info:?}");
+    assert_eq!(info.timeouts, 0, "{info:?}");
+    (info, *a.tcp_stats())
+}
+
+/// No window reduction is left: ssthresh is still the initial "infinite"
+/// one (the transfer never leaves slow start otherwise).
+fn not_reduced(i: &TcpInfo) -> bool {
+    i.ssthresh > 1 << 40
+}
+
+#[test]
+fn eifel_undoes_a_reduction_for_a_late_segment() {
+    // Without SACK (three duplicate ACKs start recovery, no DSACK comes
+    // back), only the timestamp echo can tell.
+    let (i, st) = transfer_with(Fate::Late, true, false);
+    assert_eq!(i.spurious_undos, 1, "{i:?}");
+    assert_eq!(st.spurious_undos, 1);
+    assert!(not_reduced(&i), "the reduction was taken back: {i:?}");
+}
+
+#[test]
+fn dsack_undoes_a_reduction_for_a_late_segment_without_timestamps() {
+    let (i, st) = transfer_with(Fate::Late, false, true);
+    assert!(i.dsacks >= 1, "the receiver reported the duplicate: {i:?}");
+    assert_eq!(i.spurious_undos, 1, "{i:?}");
+    assert_eq!(st.spurious_undos, 1);
+    assert!(not_reduced(&i), "{i:?}");
+}
+
+#[test]
+fn a_real_loss_keeps_its_reduction() {
+    for (timestamps, sack) in [(true, true), (true, false), (false, true)] {
+        let (i, st) = transfer_with(Fate::Lost, timestamps, sack);
+        let what = format!("timestamps {timestamps}, SACK {sack}: {i:?}");
+        assert_eq!(i.spurious_undos, 0, "{what}");
+        assert_eq!(st.spurious_undos, 0);
+        assert!(!not_reduced(&i), "{what}");
+    }
+}
