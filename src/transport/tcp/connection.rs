@@ -265,10 +265,6 @@ pub(crate) struct TcpConnection {
 
     // Output requests.
     pub(crate) ack_now: bool,
-    /// Without SACK: duplicate ACKs owed for out-of-order or duplicate
-    /// segments received since the last dispatch (RFC 5681 4.2: one
-    /// immediate ACK per such segment, even when one poll received many).
-    pub(crate) dup_acks_owed: u16,
     pub(crate) syn_needed: bool,
     pub(crate) probe_needed: bool,
     pub(crate) rst_needed: bool,
@@ -400,7 +396,6 @@ impl TcpConnection {
             scheduled: None,
             dirty: false,
             ack_now: false,
-            dup_acks_owed: 0,
             syn_needed: false,
             probe_needed: false,
             rst_needed: false,
@@ -1306,18 +1301,6 @@ impl TcpConnection {
         self.rtt.timing = None;
     }
 
-    /// RFC 5681 4.2: "a TCP receiver SHOULD send an immediate duplicate
-    /// ACK when an out-of-order segment arrives". Output is coalesced per
-    /// poll, so a batch of out-of-order segments would otherwise get one
-    /// ACK, and a sender without SACK counts duplicate ACKs (three start
-    /// its fast retransmit, RFC 5681 3.2). With SACK the blocks tell the
-    /// sender how many segments arrived, and one ACK carries it all.
-    fn owe_dup_ack(&mut self) {
-        if !self.sack_enabled {
-            self.dup_acks_owed = self.dup_acks_owed.saturating_add(1);
-        }
-    }
-
     /// RFC 9293 3.10.7.4 seventh: place segment text in the receive buffer
     /// (in order or, within the window, out of order) and schedule the ACK.
     fn process_data(&mut self, seg: &TcpRepr, now: Instant, cfg: &TcpConfig, stats: &mut TcpStats) {
@@ -1333,7 +1316,6 @@ impl TcpConnection {
             if skip >= data.len() {
                 // A duplicate: ACK at once (RFC 5681 4.2).
                 self.ack_now = true;
-                self.owe_dup_ack();
                 return;
             }
             data = &data[skip..];
@@ -1386,7 +1368,6 @@ impl TcpConnection {
             // RFC 5681 4.2: an out-of-order segment is ACKed at once (with
             // SACK blocks, RFC 2018 4).
             self.ack_now = true;
-            self.owe_dup_ack();
         }
         if let Some(fin) = self.pending_fin {
             if fin == self.rcv_nxt {

@@ -26,9 +26,6 @@ use crate::gso::{GsoCut, TcpTemplate, SOFTWARE_GSO_MAX_SIZE};
 use crate::time::Instant;
 use crate::wire::tcp::{TcpControl, TcpPacket, TcpRepr, TcpSeqNumber as Seq, TcpTimestampRepr};
 
-/// Duplicate ACKs sent in one dispatch at most (one rx batch).
-const MAX_DUP_ACKS: usize = 64;
-
 /// What the egress path offers the connection.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TxEnv {
@@ -166,17 +163,7 @@ impl TcpConnection {
                 sent = true;
             }
         }
-        // Without SACK, one pure ACK per out-of-order segment received
-        // (RFC 5681 4.2; see `owe_dup_ack`); at most one batch's worth.
-        let owed = usize::from(core::mem::take(&mut self.dup_acks_owed)).min(MAX_DUP_ACKS);
-        let acks = if sent {
-            // Data carried the ACK, but a segment with data is no
-            // duplicate ACK (RFC 5681 2).
-            owed
-        } else {
-            owed.max(usize::from(self.ack_now || self.window_update_due()))
-        };
-        for _ in 0..acks {
+        if !sent && (self.ack_now || self.window_update_due()) {
             let spec = SegSpec {
                 seq: self.ack_seq(),
                 control: TcpControl::None,

@@ -21,8 +21,8 @@
 //! congestion controller exactly as it was before the congestion event
 //! (cwnd, ssthresh and CUBIC's `W_max`, `K` and epoch), leaves recovery if
 //! nothing else is marked lost, and counts `spurious_undos`. It is applied
-//! only while no other segment is marked lost: a real loss in the same
-//! episode keeps the reduction.
+//! only while no other segment is marked lost (without SACK: once recovery
+//! has ended): a real loss in the same episode keeps the reduction.
 //!
 //! Scope: fast recovery (RACK or duplicate ACKs). An RTO is not undone (F-RTO, RFC 5682, is not
 //! implemented); it ends any open episode. An episode's undo state is kept
@@ -134,7 +134,14 @@ impl TcpConnection {
             }
         }
         let expired = u.horizon.is_some_and(|h| ack > h);
-        if spurious && !self.rack.has_lost() {
+        // With SACK, RACK knows whether anything else is lost; without it
+        // (NewReno's partial ACKs), only the end of recovery says so.
+        let nothing_lost = if self.sack_enabled {
+            !self.rack.has_lost()
+        } else {
+            self.recovery.is_none()
+        };
+        if spurious && nothing_lost {
             let Some(u) = self.undo.take() else { return };
             self.cc = u.prior;
             if self.recovery.is_some() {
