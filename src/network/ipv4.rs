@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::buffer::PacketBuffer;
 use crate::link::Capabilities;
 use crate::network::fragment::Fragment;
-use crate::network::L4Info;
+use crate::network::{L4Info, Rx};
 use crate::stack::{DropReason, Stack};
 use crate::time::Instant;
 use crate::wire::icmpv4::{Icmpv4DstUnreachable, Icmpv4TimeExceeded};
@@ -25,17 +25,18 @@ use crate::wire::{Error as WireError, IpProtocol};
 const ALL_HOSTS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 1);
 
 impl Stack {
-    /// Receive an IPv4 packet on NIC `i` (Ethernet header already pulled).
+    /// Receive an IPv4 packet on NIC `i` (Ethernet header already pulled),
+    /// in place: the verdict says whether it is for us or forwarded.
     #[inline(always)]
-    pub(crate) fn process_ipv4(&mut self, i: usize, mut pkt: PacketBuffer, now: Instant) {
+    pub(crate) fn process_ipv4(&mut self, i: usize, pkt: &mut PacketBuffer, now: Instant) -> Rx {
         let nic = &self.nics[i];
         let verify = !nic.caps.contains(Capabilities::RX_CHECKSUM_OFFLOAD);
         // The checks of `Ipv4Repr::parse`, without building the repr.
         let view = Ipv4Packet::new_unchecked(pkt.as_slice());
         match view.validate(verify) {
             Ok(()) => {}
-            Err(WireError::Checksum) => return self.drop_packet(DropReason::Ipv4BadChecksum),
-            Err(_) => return self.drop_packet(DropReason::Ipv4Malformed),
+            Err(WireError::Checksum) => return self.drop_rx(DropReason::Ipv4BadChecksum),
+            Err(_) => return self.drop_rx(DropReason::Ipv4Malformed),
         }
         let (src, dst) = (view.src_addr(), view.dst_addr());
         // RFC 791 3.1: total length bounds the datagram; the rest is padding.
@@ -51,28 +52,28 @@ impl Stack {
             || dst.is_loopback()
             || nic.addrs.is_subnet_broadcast_v4(src)
         {
-            return self.drop_packet(DropReason::MartianSource);
+            return self.drop_rx(DropReason::MartianSource);
         }
         if self.is_local_v4(src) {
-            return self.drop_packet(DropReason::OwnSourceAddress);
+            return self.drop_rx(DropReason::OwnSourceAddress);
         }
         let local = self.is_local_v4(dst)
             || dst.is_broadcast()
             || dst == ALL_HOSTS
             || nic.addrs.is_subnet_broadcast_v4(dst);
         if local {
-            return self.process_ipv4_local(i, pkt, now);
+            return Rx::Ipv4Local;
         }
         if dst.is_multicast() {
-            return self.drop_packet(DropReason::MulticastNotJoined);
+            return self.drop_rx(DropReason::MulticastNotJoined);
         }
         if nic.forwarding_v4 {
             return self.forward_ipv4(i, pkt, now);
         }
         if nic.promiscuous {
-            return self.process_ipv4_local(i, pkt, now);
+            return Rx::Ipv4Local;
         }
-        self.drop_packet(DropReason::ForwardingDisabled)
+        self.drop_rx(DropReason::ForwardingDisabled)
     }
 
     /// Deliver an IPv4 datagram addressed to us (also the loopback path).

@@ -25,6 +25,7 @@ use crate::buffer::{PacketBatch, PacketBuffer};
 use crate::link::LinkEndpoint;
 use crate::network::fragment::{Reassembler, ReassemblerConfig};
 use crate::network::rate_limit::TokenBucket;
+use crate::network::Rx;
 use crate::time::{Duration, Instant};
 use crate::transport::demux::Demuxer;
 use crate::transport::packet::PacketEndpoint;
@@ -786,9 +787,20 @@ impl Stack {
     /// entry point of the receive path, called by [`Stack::poll`] for every
     /// frame a link returns, and by tests and workers that read links
     /// themselves.
+    ///
+    /// The receive path up to the forwarding decision works on the buffer
+    /// in place and says what to do with it ([`Rx`]); the buffer is moved
+    /// here, once (see [`crate::network`]).
     #[inline(never)]
-    pub fn deliver_network_packet(&mut self, nic: usize, pkt: PacketBuffer, now: Instant) {
-        self.process_ethernet(nic, pkt, now);
+    pub fn deliver_network_packet(&mut self, nic: usize, mut pkt: PacketBuffer, now: Instant) {
+        match self.process_ethernet(nic, &mut pkt, now) {
+            Rx::Consumed => {}
+            Rx::Transmit { nic: out } => self.nics[out].tx.push(pkt),
+            Rx::Output { nic: out, next_hop } => self.output_ip_outlined(out, next_hop, pkt, now),
+            Rx::Ipv4Local => self.process_ipv4_local(nic, pkt, now),
+            Rx::Ipv6Local => self.process_ipv6_local(nic, pkt, now),
+            Rx::Arp => self.process_arp(nic, pkt, now),
+        }
     }
 
     fn process_loopback(&mut self, now: Instant) {
