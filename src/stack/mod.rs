@@ -713,7 +713,7 @@ impl Stack {
                 let n = self.nics[i].link.read_packets(&mut batch, budget, now);
                 did |= n > 0;
                 for pkt in batch.drain(..) {
-                    self.deliver_network_packet(i, pkt, now);
+                    self.receive_frame(i, pkt, now);
                 }
                 // Local deliveries produced while processing are handled in
                 // the same round, bounded so a loop cannot spin forever.
@@ -792,7 +792,14 @@ impl Stack {
     /// in place and says what to do with it ([`Rx`]); the buffer is moved
     /// here, once (see [`crate::network`]).
     #[inline(never)]
-    pub fn deliver_network_packet(&mut self, nic: usize, mut pkt: PacketBuffer, now: Instant) {
+    pub fn deliver_network_packet(&mut self, nic: usize, pkt: PacketBuffer, now: Instant) {
+        self.receive_frame(nic, pkt, now);
+    }
+
+    /// [`Stack::deliver_network_packet`], inlined into the [`Stack::poll`]
+    /// loop: no call, and the buffer is processed where the loop put it.
+    #[inline(always)]
+    fn receive_frame(&mut self, nic: usize, mut pkt: PacketBuffer, now: Instant) {
         match self.process_ethernet(nic, &mut pkt, now) {
             Rx::Consumed => {}
             Rx::Transmit { nic: out } => self.nics[out].tx.push(pkt),
