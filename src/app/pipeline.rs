@@ -296,6 +296,15 @@ mod tests {
                 "{dst}"
             );
         }
+        // Ours, the ingress subnet's broadcast and the limited broadcast
+        // are delivered, not forwarded (and answered by nothing: no UDP
+        // endpoint listens).
+        for dst in ["198.18.1.254", "198.18.0.255", "255.255.255.255"] {
+            let delivered = p.stack.stats().ip_delivered;
+            let f = v4(|ip| ip.set_dst_addr(a(dst)));
+            assert!(deliver(&mut p, &f).is_err(), "{dst}");
+            assert_eq!(p.stack.stats().ip_delivered, delivered + 1, "{dst}");
+        }
         let f = v4(|ip| ip.set_dst_addr(a("239.1.1.1")));
         assert_eq!(deliver(&mut p, &f), Err(DropReason::MulticastNotJoined));
         let f = v4(|ip| ip.set_dst_addr(a("203.0.113.1")));
@@ -321,11 +330,11 @@ mod tests {
         // Frames seen, IP packets accepted, forwarded and sent, exactly.
         let s = p.stack();
         let (rx, tx) = (s.nics()[0].stats(), s.nics()[1].stats());
-        assert_eq!(rx.rx_packets, 18 + 8);
-        assert_eq!(rx.rx_bytes, 64 * 17 + 30 + 78 * 8);
+        assert_eq!(rx.rx_packets, 21 + 8);
+        assert_eq!(rx.rx_bytes, 64 * 20 + 30 + 78 * 8);
         assert_eq!(
             s.stats().ip_rx,
-            16 + 8,
+            19 + 8,
             "all but the bad checksum and the runt"
         );
         assert_eq!(s.stats().ip_forwarded, 2);

@@ -34,9 +34,16 @@ impl Stack {
     /// Forward an IPv4 packet received on NIC `i` (validated by
     /// `process_ipv4`; the buffer starts at the IP header), in place: on
     /// [`Rx::Transmit`] the frame is rewritten (TTL, checksum, Ethernet
-    /// header) and only needs queueing.
+    /// header) and only needs queueing. `dst_special` is
+    /// `may_be_special_v4(dst)`, which `process_ipv4` already knows.
     #[inline(always)]
-    pub(crate) fn forward_ipv4(&mut self, i: usize, pkt: &mut PacketBuffer, now: Instant) -> Rx {
+    pub(crate) fn forward_ipv4(
+        &mut self,
+        i: usize,
+        pkt: &mut PacketBuffer,
+        dst_special: bool,
+        now: Instant,
+    ) -> Rx {
         let view = Ipv4Packet::new_unchecked(pkt.as_slice());
         let (src, dst, ttl) = (view.src_addr(), view.dst_addr(), view.hop_limit());
         let (dont_frag, total_len) = (view.dont_frag(), usize::from(view.total_len()));
@@ -89,7 +96,7 @@ impl Stack {
         };
         // A directed broadcast for the egress subnet is not forwarded by
         // default (RFC 2644).
-        if egress.addrs.is_subnet_broadcast_v4(dst) {
+        if dst_special && egress.addrs.is_subnet_broadcast_v4(dst) {
             self.drop_packet(DropReason::NotForwardable);
             return Rx::Consumed;
         }

@@ -44,23 +44,27 @@ impl Stack {
         pkt.truncate(usize::from(total_len));
         self.stats.ip_rx += 1;
 
+        // Our addresses and the NICs' subnet broadcasts, for the checks
+        // below: one filter probe per address says "none of them" for
+        // nearly all forwarded traffic.
+        let (src_special, dst_special) = (self.may_be_special_v4(src), self.may_be_special_v4(dst));
         // RFC 1812 5.3.7 / RFC 1122 3.2.1.3: a source must be a unicast host
         // address; loopback addresses never appear on a link.
         if src.is_multicast()
             || src.is_broadcast()
             || src.is_loopback()
             || dst.is_loopback()
-            || nic.addrs.is_subnet_broadcast_v4(src)
+            || (src_special && nic.addrs.is_subnet_broadcast_v4(src))
         {
             return self.drop_rx(DropReason::MartianSource);
         }
-        if self.is_local_v4(src) {
+        if src_special && self.local_v4.contains(&src) {
             return self.drop_rx(DropReason::OwnSourceAddress);
         }
-        let local = self.is_local_v4(dst)
-            || dst.is_broadcast()
+        let local = dst.is_broadcast()
             || dst == ALL_HOSTS
-            || nic.addrs.is_subnet_broadcast_v4(dst);
+            || (dst_special
+                && (self.local_v4.contains(&dst) || nic.addrs.is_subnet_broadcast_v4(dst)));
         if local {
             return Rx::Ipv4Local;
         }
@@ -68,7 +72,7 @@ impl Stack {
             return self.drop_rx(DropReason::MulticastNotJoined);
         }
         if nic.forwarding_v4 {
-            return self.forward_ipv4(i, pkt, now);
+            return self.forward_ipv4(i, pkt, dst_special, now);
         }
         if nic.promiscuous {
             return Rx::Ipv4Local;

@@ -256,7 +256,10 @@ pub struct Stack {
     /// Local IPv4 addresses of every NIC (weak host model, RFC 1122
     /// 3.3.4.2), kept contiguous for the per-packet check.
     pub(crate) local_v4: Vec<Ipv4Addr>,
-    /// `local_v4` as a filter: most addresses a router sees are not ours.
+    /// `local_v4` and every NIC's subnet broadcast addresses as a filter:
+    /// most addresses a router sees are neither, so one probe per address
+    /// skips the own-address, martian-broadcast and directed-broadcast
+    /// checks of the receive and forwarding paths (`process_ipv4`).
     pub(crate) local_v4_filter: address::AddrFilter,
     /// Every NIC's IPv6 addresses (any state) as a filter, for the same
     /// reason. Both are rebuilt by `refresh_local_filters`.
@@ -357,6 +360,9 @@ impl Stack {
         }
         let mut v6 = address::AddrFilter::default();
         for n in &self.nics {
+            for b in n.addrs.broadcasts_v4() {
+                v4.insert_v4(*b);
+            }
             for e in n.addrs.v6() {
                 v6.insert_v6(&e.net.addr());
             }
@@ -620,6 +626,13 @@ impl Stack {
     #[inline(always)]
     pub fn is_local_v4(&self, a: Ipv4Addr) -> bool {
         self.local_v4_filter.may_contain_v4(a) && self.local_v4.contains(&a)
+    }
+
+    /// False only if `a` is none of our IPv4 addresses and no subnet
+    /// broadcast address of any NIC (one filter probe).
+    #[inline(always)]
+    pub(crate) fn may_be_special_v4(&self, a: Ipv4Addr) -> bool {
+        self.local_v4_filter.may_contain_v4(a)
     }
 
     /// Whether `a` is one of our (non-tentative) IPv6 addresses.
