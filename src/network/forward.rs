@@ -59,9 +59,10 @@ impl Stack {
             self.send_icmpv4_time_exceeded_for(pkt, Icmpv4TimeExceeded::TtlExpired, now);
             return Rx::Consumed;
         }
-        let (e, next_hop) = match self.fib().lookup_v4(dst).map(|r| r.next_hop) {
-            Some(NextHop::Connected { nic }) => (nic.0 as usize, IpAddr::V4(dst)),
-            Some(NextHop::Gateway { nic, gateway }) => (nic.0 as usize, gateway),
+        // Matched by reference: only the fields used are read.
+        let (e, next_hop) = match self.fib().lookup_v4(dst).map(|r| &r.next_hop) {
+            Some(&NextHop::Connected { nic }) => (nic.0 as usize, IpAddr::V4(dst)),
+            Some(&NextHop::Gateway { nic, gateway }) => (nic.0 as usize, gateway),
             Some(NextHop::Blackhole) => {
                 self.drop_packet(DropReason::BlackholeRoute);
                 return Rx::Consumed;
@@ -164,9 +165,9 @@ impl Stack {
             );
             return Rx::Consumed;
         }
-        let (e, next_hop) = match self.fib().lookup_v6(dst).map(|r| r.next_hop) {
-            Some(NextHop::Connected { nic }) => (nic.0 as usize, IpAddr::V6(dst)),
-            Some(NextHop::Gateway { nic, gateway }) => (nic.0 as usize, gateway),
+        let (e, next_hop) = match self.fib().lookup_v6(dst).map(|r| &r.next_hop) {
+            Some(&NextHop::Connected { nic }) => (nic.0 as usize, IpAddr::V6(dst)),
+            Some(&NextHop::Gateway { nic, gateway }) => (nic.0 as usize, gateway),
             Some(NextHop::Blackhole) => {
                 self.drop_packet(DropReason::BlackholeRoute);
                 return Rx::Consumed;
