@@ -13,6 +13,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::buffer::PacketBuffer;
 use crate::link::Capabilities;
+use crate::network::forward::Ipv4Header;
 use crate::network::fragment::Fragment;
 use crate::network::{L4Info, Rx};
 use crate::stack::{DropReason, Stack};
@@ -39,6 +40,7 @@ impl Stack {
             Err(_) => return self.drop_rx(DropReason::Ipv4Malformed),
         }
         let (src, dst) = (view.src_addr(), view.dst_addr());
+        let (ttl, dont_frag) = (view.hop_limit(), view.dont_frag());
         // RFC 791 3.1: total length bounds the datagram; the rest is padding.
         let total_len = view.total_len();
         pkt.truncate(usize::from(total_len));
@@ -72,7 +74,15 @@ impl Stack {
             return self.drop_rx(DropReason::MulticastNotJoined);
         }
         if nic.forwarding_v4 {
-            return self.forward_ipv4(i, pkt, dst_special, now);
+            let h = Ipv4Header {
+                src,
+                dst,
+                ttl,
+                dont_frag,
+                total_len,
+                dst_special,
+            };
+            return self.forward_ipv4(i, pkt, h, now);
         }
         if nic.promiscuous {
             return Rx::Ipv4Local;

@@ -33,7 +33,7 @@ impl Stack {
         if view.validate().is_err() {
             return self.drop_rx(DropReason::Ipv6Malformed);
         }
-        let (src, dst) = (view.src_addr(), view.dst_addr());
+        let (src, dst, hop_limit) = (view.src_addr(), view.dst_addr(), view.hop_limit());
         let payload_len = usize::from(view.payload_len());
         pkt.truncate(40 + payload_len);
         self.stats.ip_rx += 1;
@@ -70,7 +70,7 @@ impl Stack {
             return Rx::Ipv6Local;
         }
         if nic.forwarding_v6 {
-            return self.forward_ipv6(i, pkt, now);
+            return self.forward_ipv6(i, pkt, (src, dst, hop_limit), now);
         }
         if nic.promiscuous {
             return Rx::Ipv6Local;
