@@ -2,7 +2,7 @@
 //!
 //! `process_ethernet` is the first receive step for every frame: counters,
 //! packet endpoints, MAC filtering, VLAN check, then the network protocol by
-//! EtherType; it works in place and returns an [`Rx`] verdict (see
+//! EtherType; it works in place and returns an `Rx` verdict (see
 //! [`crate::network`]). `dispatch_ethernet` is the last send step: it pushes
 //! the Ethernet header into the buffer's headroom (in a forwarded frame that
 //! is where the old header was, `write_ethernet`) and queues the frame on the

@@ -3,11 +3,13 @@
 //! The per-packet path of the router: check the TTL / hop limit, refuse what
 //! must not be forwarded, look the destination up in the FIB, check the
 //! egress MTU, decrement the TTL with an incremental checksum update (RFC
-//! 1624) and hand the packet — still in the buffer it arrived in — to the
-//! output path, which rewrites the Ethernet header in place and queues it on
-//! the egress NIC's batch. No allocation and no copy on this path; ICMP
-//! errors (time exceeded, unreachable, fragmentation needed / packet too
-//! big) are the slow path.
+//! 1624), and when the packet fits and the next hop's MAC is known, rewrite
+//! the Ethernet header in place — all on the buffer it arrived in, through
+//! `&mut PacketBuffer` — and answer `Rx::Transmit`: the buffer's owner
+//! queues it on the egress NIC's batch. Otherwise `Rx::Output` sends it
+//! through the general output path (fragmentation, neighbor resolution).
+//! No allocation and no copy on this path; ICMP errors (time exceeded,
+//! unreachable, fragmentation needed / packet too big) are the slow path.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -8,7 +8,7 @@
 //!
 //! The first receive steps — Ethernet, IPv4/IPv6 validation and the
 //! forwarding decision, i.e. everything a forwarded frame goes through —
-//! work on the buffer *in place* (`&mut PacketBuffer`) and return an [`Rx`]
+//! work on the buffer *in place* (`&mut PacketBuffer`) and return an `Rx`
 //! verdict; [`Stack::deliver_network_packet`](crate::stack::Stack::deliver_network_packet),
 //! which owns the buffer, carries it out. So a forwarded frame's buffer
 //! handle is moved once, into the egress NIC's batch, instead of once per

@@ -802,7 +802,7 @@ impl Stack {
     /// themselves.
     ///
     /// The receive path up to the forwarding decision works on the buffer
-    /// in place and says what to do with it ([`Rx`]); the buffer is moved
+    /// in place and says what to do with it (`Rx`); the buffer is moved
     /// here, once (see [`crate::network`]).
     #[inline(never)]
     pub fn deliver_network_packet(&mut self, nic: usize, pkt: PacketBuffer, now: Instant) {
