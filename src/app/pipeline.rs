@@ -210,7 +210,136 @@ pub fn build_frame(size: usize, flow: u16, ipv6: bool) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::buffer::{PacketBuffer, DEFAULT_HEADROOM};
     use crate::stack::DropReason;
+
+    /// Feed one frame to the router's ingress NIC and flush; what it did.
+    fn deliver(p: &mut Pipeline, frame: &[u8]) -> Result<(), DropReason> {
+        let drops_before: Vec<u64> = DropReason::ALL
+            .iter()
+            .map(|r| p.stack.drops().get(*r))
+            .collect();
+        let fwd = p.stack.stats().ip_forwarded;
+        let now = Instant::from_secs(1);
+        let pkt = PacketBuffer::from_slice(DEFAULT_HEADROOM, frame);
+        p.stack.deliver_network_packet(0, pkt, now);
+        p.stack.flush(now);
+        let dropped: Vec<DropReason> = DropReason::ALL
+            .iter()
+            .zip(drops_before)
+            .filter(|(r, n)| p.stack.drops().get(**r) != *n)
+            .map(|(r, _)| *r)
+            .collect();
+        match (dropped.as_slice(), p.stack.stats().ip_forwarded - fwd) {
+            ([], 1) => Ok(()),
+            ([r], 0) => Err(*r),
+            (d, n) => panic!("dropped {d:?}, forwarded {n}"),
+        }
+    }
+
+    fn v4(edit: impl Fn(&mut Ipv4Packet<&mut [u8]>)) -> Vec<u8> {
+        let mut f = build_frame(64, 0, false);
+        let mut ip = Ipv4Packet::new_unchecked(&mut f[14..34]);
+        edit(&mut ip);
+        ip.fill_checksum();
+        f
+    }
+
+    fn v6(edit: impl Fn(&mut Ipv6Packet<&mut [u8]>)) -> Vec<u8> {
+        let mut f = build_frame(78, 0, true);
+        edit(&mut Ipv6Packet::new_unchecked(&mut f[14..54]));
+        f
+    }
+
+    /// The router's per-packet checks, one frame each, with the drop reason
+    /// each must be counted under (and the counters of a frame that passes).
+    #[test]
+    fn forwarding_checks_and_counters() {
+        let mut p = Pipeline::new(PipelineConfig::default());
+        let a = |s: &str| s.parse::<Ipv4Addr>().expect("address");
+        assert_eq!(deliver(&mut p, &v4(|_| {})), Ok(()));
+        let mut bad_sum = v4(|_| {});
+        bad_sum[24] ^= 1;
+        assert_eq!(deliver(&mut p, &bad_sum), Err(DropReason::Ipv4BadChecksum));
+        let mut short = v4(|_| {});
+        short.truncate(30);
+        assert_eq!(deliver(&mut p, &short), Err(DropReason::Ipv4Malformed));
+        for ttl in [0, 1] {
+            let f = v4(|ip| ip.set_hop_limit(ttl));
+            assert_eq!(deliver(&mut p, &f), Err(DropReason::TtlExceeded));
+        }
+        let martians = ["127.0.0.1", "224.0.0.9", "255.255.255.255", "198.18.0.255"];
+        for src in martians {
+            let f = v4(|ip| ip.set_src_addr(a(src)));
+            assert_eq!(deliver(&mut p, &f), Err(DropReason::MartianSource), "{src}");
+        }
+        let f = v4(|ip| ip.set_dst_addr(a("127.0.0.2")));
+        assert_eq!(deliver(&mut p, &f), Err(DropReason::MartianSource));
+        for own in ["198.18.0.254", "198.18.1.254"] {
+            let f = v4(|ip| ip.set_src_addr(a(own)));
+            assert_eq!(deliver(&mut p, &f), Err(DropReason::OwnSourceAddress));
+        }
+        for (src, dst) in [
+            ("169.254.1.1", "198.19.0.1"),
+            ("198.18.0.1", "169.254.1.1"),
+            ("0.0.0.0", "198.19.0.1"),
+            // The egress subnet's directed broadcast (RFC 2644).
+            ("198.18.0.1", "198.18.1.255"),
+        ] {
+            let f = v4(|ip| {
+                ip.set_src_addr(a(src));
+                ip.set_dst_addr(a(dst));
+            });
+            assert_eq!(
+                deliver(&mut p, &f),
+                Err(DropReason::NotForwardable),
+                "{dst}"
+            );
+        }
+        // Ours, the ingress subnet's broadcast and the limited broadcast
+        // are delivered, not forwarded (and answered by nothing: no UDP
+        // endpoint listens).
+        for dst in ["198.18.1.254", "198.18.0.255", "255.255.255.255"] {
+            let delivered = p.stack.stats().ip_delivered;
+            let f = v4(|ip| ip.set_dst_addr(a(dst)));
+            assert!(deliver(&mut p, &f).is_err(), "{dst}");
+            assert_eq!(p.stack.stats().ip_delivered, delivered + 1, "{dst}");
+        }
+        let f = v4(|ip| ip.set_dst_addr(a("239.1.1.1")));
+        assert_eq!(deliver(&mut p, &f), Err(DropReason::MulticastNotJoined));
+        let f = v4(|ip| ip.set_dst_addr(a("203.0.113.1")));
+        assert_eq!(deliver(&mut p, &f), Err(DropReason::NoRoute));
+
+        let a6 = |s: &str| s.parse::<Ipv6Addr>().expect("address");
+        assert_eq!(deliver(&mut p, &v6(|_| {})), Ok(()));
+        for hl in [0, 1] {
+            let f = v6(|ip| ip.set_hop_limit(hl));
+            assert_eq!(deliver(&mut p, &f), Err(DropReason::TtlExceeded));
+        }
+        for src in ["ff02::1", "::1"] {
+            let f = v6(|ip| ip.set_src_addr(a6(src)));
+            assert_eq!(deliver(&mut p, &f), Err(DropReason::MartianSource), "{src}");
+        }
+        let f = v6(|ip| ip.set_src_addr(a6("2001:2:0:1::fe")));
+        assert_eq!(deliver(&mut p, &f), Err(DropReason::OwnSourceAddress));
+        let f = v6(|ip| ip.set_src_addr(a6("fe80::1")));
+        assert_eq!(deliver(&mut p, &f), Err(DropReason::NotForwardable));
+        let f = v6(|ip| ip.set_dst_addr(a6("2001:db8::1")));
+        assert_eq!(deliver(&mut p, &f), Err(DropReason::NoRoute));
+
+        // Frames seen, IP packets accepted, forwarded and sent, exactly.
+        let s = p.stack();
+        let (rx, tx) = (s.nics()[0].stats(), s.nics()[1].stats());
+        assert_eq!(rx.rx_packets, 21 + 8);
+        assert_eq!(rx.rx_bytes, 64 * 20 + 30 + 78 * 8);
+        assert_eq!(
+            s.stats().ip_rx,
+            19 + 8,
+            "all but the bad checksum and the runt"
+        );
+        assert_eq!(s.stats().ip_forwarded, 2);
+        assert_eq!((tx.tx_packets, tx.tx_bytes), (2, 64 + 78));
+    }
 
     #[test]
     fn every_frame_is_forwarded_v4_and_v6() {

@@ -137,19 +137,22 @@ impl LinkEndpoint for ReplayLink {
 
     fn write_packets(&mut self, batch: &mut PacketBatch, _now: Instant) -> usize {
         let n = batch.len();
-        self.stats.tx_batches += 1;
-        self.stats.tx_frames += n as u64;
+        let frame_size = self.frame_size;
+        let mut bytes = 0;
         let mut free = self.pool.lock();
         free.reserve(n);
         for p in batch.drain(..) {
-            self.stats.tx_bytes += p.len() as u64;
+            bytes += p.len() as u64;
             let s = p.into_storage();
             // Frames the stack allocated itself (ICMP errors, ...) are
             // smaller or larger; only pool-sized frames go back.
-            if s.len() == self.frame_size {
+            if s.len() == frame_size {
                 free.push(s);
             }
         }
+        self.stats.tx_batches += 1;
+        self.stats.tx_frames += n as u64;
+        self.stats.tx_bytes += bytes;
         n
     }
 
@@ -159,26 +162,30 @@ impl LinkEndpoint for ReplayLink {
             return 0;
         }
         let n = (budget as u64).min(self.remaining) as usize;
+        let (templates, frame_size) = (&self.templates, self.frame_size);
+        let mut next = self.next;
         let mut free = self.pool.lock();
-        batch.reserve(n);
-        for _ in 0..n {
-            let Some(t) = self.templates.get(self.next) else {
-                break;
-            };
-            self.next += 1;
-            if self.next == count {
-                self.next = 0;
+        // A counted loop (`extend` over a mapped range) writes each handle
+        // straight into the batch, with one capacity check per batch.
+        batch.extend((0..n).map(|_| {
+            // `next < count` always; an empty template is the fallback the
+            // compiler wants, never taken.
+            let t = templates.get(next).map_or(&[][..], Vec::as_slice);
+            next += 1;
+            if next == count {
+                next = 0;
             }
             let mut storage = free
                 .pop()
-                .unwrap_or_else(|| vec![0u8; self.frame_size].into_boxed_slice());
+                .unwrap_or_else(|| vec![0u8; frame_size].into_boxed_slice());
             let end = DEFAULT_HEADROOM + t.len();
             // Every template fits: frame_size covers the longest.
             if let Some(dma) = storage.get_mut(DEFAULT_HEADROOM..end) {
                 dma.copy_from_slice(t);
             }
-            batch.push(PacketBuffer::from_storage(storage, DEFAULT_HEADROOM, end));
-        }
+            PacketBuffer::from_storage(storage, DEFAULT_HEADROOM, end)
+        }));
+        self.next = next;
         if self.remaining != u64::MAX {
             self.remaining -= n as u64;
         }

@@ -13,8 +13,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::buffer::PacketBuffer;
 use crate::link::Capabilities;
+use crate::network::forward::Ipv4Header;
 use crate::network::fragment::Fragment;
-use crate::network::L4Info;
+use crate::network::{L4Info, Rx};
 use crate::stack::{DropReason, Stack};
 use crate::time::Instant;
 use crate::wire::icmpv4::{Icmpv4DstUnreachable, Icmpv4TimeExceeded};
@@ -25,54 +26,68 @@ use crate::wire::{Error as WireError, IpProtocol};
 const ALL_HOSTS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 1);
 
 impl Stack {
-    /// Receive an IPv4 packet on NIC `i` (Ethernet header already pulled).
+    /// Receive an IPv4 packet on NIC `i` (Ethernet header already pulled),
+    /// in place: the verdict says whether it is for us or forwarded.
     #[inline(always)]
-    pub(crate) fn process_ipv4(&mut self, i: usize, mut pkt: PacketBuffer, now: Instant) {
+    pub(crate) fn process_ipv4(&mut self, i: usize, pkt: &mut PacketBuffer, now: Instant) -> Rx {
         let nic = &self.nics[i];
         let verify = !nic.caps.contains(Capabilities::RX_CHECKSUM_OFFLOAD);
         // The checks of `Ipv4Repr::parse`, without building the repr.
         let view = Ipv4Packet::new_unchecked(pkt.as_slice());
         match view.validate(verify) {
             Ok(()) => {}
-            Err(WireError::Checksum) => return self.drop_packet(DropReason::Ipv4BadChecksum),
-            Err(_) => return self.drop_packet(DropReason::Ipv4Malformed),
+            Err(WireError::Checksum) => return self.drop_rx(DropReason::Ipv4BadChecksum),
+            Err(_) => return self.drop_rx(DropReason::Ipv4Malformed),
         }
         let (src, dst) = (view.src_addr(), view.dst_addr());
+        let (ttl, dont_frag) = (view.hop_limit(), view.dont_frag());
         // RFC 791 3.1: total length bounds the datagram; the rest is padding.
         let total_len = view.total_len();
         pkt.truncate(usize::from(total_len));
         self.stats.ip_rx += 1;
 
+        // Our addresses and the NICs' subnet broadcasts, for the checks
+        // below: one filter probe per address says "none of them" for
+        // nearly all forwarded traffic.
+        let (src_special, dst_special) = (self.may_be_special_v4(src), self.may_be_special_v4(dst));
         // RFC 1812 5.3.7 / RFC 1122 3.2.1.3: a source must be a unicast host
         // address; loopback addresses never appear on a link.
         if src.is_multicast()
             || src.is_broadcast()
             || src.is_loopback()
             || dst.is_loopback()
-            || nic.addrs.is_subnet_broadcast_v4(src)
+            || (src_special && nic.addrs.is_subnet_broadcast_v4(src))
         {
-            return self.drop_packet(DropReason::MartianSource);
+            return self.drop_rx(DropReason::MartianSource);
         }
-        if self.is_local_v4(src) {
-            return self.drop_packet(DropReason::OwnSourceAddress);
+        if src_special && self.local_v4.contains(&src) {
+            return self.drop_rx(DropReason::OwnSourceAddress);
         }
-        let local = self.is_local_v4(dst)
-            || dst.is_broadcast()
+        let local = dst.is_broadcast()
             || dst == ALL_HOSTS
-            || nic.addrs.is_subnet_broadcast_v4(dst);
+            || (dst_special
+                && (self.local_v4.contains(&dst) || nic.addrs.is_subnet_broadcast_v4(dst)));
         if local {
-            return self.process_ipv4_local(i, pkt, now);
+            return Rx::Ipv4Local;
         }
         if dst.is_multicast() {
-            return self.drop_packet(DropReason::MulticastNotJoined);
+            return self.drop_rx(DropReason::MulticastNotJoined);
         }
         if nic.forwarding_v4 {
-            return self.forward_ipv4(i, pkt, now);
+            let h = Ipv4Header {
+                src,
+                dst,
+                ttl,
+                dont_frag,
+                total_len,
+                dst_special,
+            };
+            return self.forward_ipv4(i, pkt, h, now);
         }
         if nic.promiscuous {
-            return self.process_ipv4_local(i, pkt, now);
+            return Rx::Ipv4Local;
         }
-        self.drop_packet(DropReason::ForwardingDisabled)
+        self.drop_rx(DropReason::ForwardingDisabled)
     }
 
     /// Deliver an IPv4 datagram addressed to us (also the loopback path).

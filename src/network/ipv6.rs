@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use crate::buffer::PacketBuffer;
 use crate::network::fragment::Fragment;
-use crate::network::L4Info;
+use crate::network::{L4Info, Rx};
 use crate::stack::address::{AddressState, ALL_NODES_V6, ALL_ROUTERS_V6};
 use crate::stack::{DropReason, Stack};
 use crate::time::Instant;
@@ -24,25 +24,26 @@ use crate::wire::ipv6ext::{walk_ext_headers, ExtHeaderError};
 use crate::wire::IpProtocol;
 
 impl Stack {
-    /// Receive an IPv6 packet on NIC `i` (Ethernet header already pulled).
+    /// Receive an IPv6 packet on NIC `i` (Ethernet header already pulled),
+    /// in place: the verdict says whether it is for us or forwarded.
     #[inline(always)]
-    pub(crate) fn process_ipv6(&mut self, i: usize, mut pkt: PacketBuffer, now: Instant) {
+    pub(crate) fn process_ipv6(&mut self, i: usize, pkt: &mut PacketBuffer, now: Instant) -> Rx {
         // The checks of `Ipv6Repr::parse`, without building the repr.
         let view = Ipv6Packet::new_unchecked(pkt.as_slice());
         if view.validate().is_err() {
-            return self.drop_packet(DropReason::Ipv6Malformed);
+            return self.drop_rx(DropReason::Ipv6Malformed);
         }
-        let (src, dst) = (view.src_addr(), view.dst_addr());
+        let (src, dst, hop_limit) = (view.src_addr(), view.dst_addr(), view.hop_limit());
         let payload_len = usize::from(view.payload_len());
         pkt.truncate(40 + payload_len);
         self.stats.ip_rx += 1;
         // RFC 4291 2.7: multicast is never a source; loopback never on a link
         // (RFC 4291 2.5.3).
         if src.is_multicast() || src.is_loopback() || dst.is_loopback() {
-            return self.drop_packet(DropReason::MartianSource);
+            return self.drop_rx(DropReason::MartianSource);
         }
         if !src.is_unspecified() && self.is_local_v6(&src) {
-            return self.drop_packet(DropReason::OwnSourceAddress);
+            return self.drop_rx(DropReason::OwnSourceAddress);
         }
         let nic = &self.nics[i];
         if dst.is_multicast() {
@@ -50,31 +51,31 @@ impl Stack {
                 || nic.addrs.is_solicited_node_v6(&dst)
                 || (dst == ALL_ROUTERS_V6 && nic.forwarding_v6);
             if joined {
-                return self.process_ipv6_local(i, pkt, now);
+                return Rx::Ipv6Local;
             }
-            return self.drop_packet(DropReason::MulticastNotJoined);
+            return self.drop_rx(DropReason::MulticastNotJoined);
         }
         match nic.addrs.state_v6(&dst) {
-            Some(AddressState::Permanent) => return self.process_ipv6_local(i, pkt, now),
+            Some(AddressState::Permanent) => return Rx::Ipv6Local,
             Some(AddressState::Tentative) => {
                 // RFC 4862 5.4: only DAD-related NDP reaches a tentative address.
                 if Ipv6Packet::new_unchecked(pkt.as_slice()).next_header() == IpProtocol::Icmpv6 {
-                    return self.process_ipv6_local(i, pkt, now);
+                    return Rx::Ipv6Local;
                 }
-                return self.drop_packet(DropReason::NdpTargetNotOurs);
+                return self.drop_rx(DropReason::NdpTargetNotOurs);
             }
             None => {}
         }
         if self.is_local_v6(&dst) {
-            return self.process_ipv6_local(i, pkt, now);
+            return Rx::Ipv6Local;
         }
         if nic.forwarding_v6 {
-            return self.forward_ipv6(i, pkt, now);
+            return self.forward_ipv6(i, pkt, (src, dst, hop_limit), now);
         }
         if nic.promiscuous {
-            return self.process_ipv6_local(i, pkt, now);
+            return Rx::Ipv6Local;
         }
-        self.drop_packet(DropReason::ForwardingDisabled)
+        self.drop_rx(DropReason::ForwardingDisabled)
     }
 
     /// Deliver an IPv6 packet addressed to us (also the loopback path).

@@ -250,6 +250,12 @@ impl AddressSet {
         self.filter.may_contain_v4(a) && self.v4.iter().any(|e| e.net.addr() == a)
     }
 
+    /// The directed broadcast addresses of the IPv4 subnets (prefixes
+    /// shorter than /31).
+    pub fn broadcasts_v4(&self) -> &[Ipv4Addr] {
+        &self.bcast_v4
+    }
+
     /// Whether `a` is a directed broadcast address of one of our subnets.
     #[inline(always)]
     pub fn is_subnet_broadcast_v4(&self, a: Ipv4Addr) -> bool {

@@ -25,6 +25,7 @@ use crate::buffer::{PacketBatch, PacketBuffer};
 use crate::link::LinkEndpoint;
 use crate::network::fragment::{Reassembler, ReassemblerConfig};
 use crate::network::rate_limit::TokenBucket;
+use crate::network::Rx;
 use crate::time::{Duration, Instant};
 use crate::transport::demux::Demuxer;
 use crate::transport::packet::PacketEndpoint;
@@ -255,7 +256,10 @@ pub struct Stack {
     /// Local IPv4 addresses of every NIC (weak host model, RFC 1122
     /// 3.3.4.2), kept contiguous for the per-packet check.
     pub(crate) local_v4: Vec<Ipv4Addr>,
-    /// `local_v4` as a filter: most addresses a router sees are not ours.
+    /// `local_v4` and every NIC's subnet broadcast addresses as a filter:
+    /// most addresses a router sees are neither, so one probe per address
+    /// skips the own-address, martian-broadcast and directed-broadcast
+    /// checks of the receive and forwarding paths (`process_ipv4`).
     pub(crate) local_v4_filter: address::AddrFilter,
     /// Every NIC's IPv6 addresses (any state) as a filter, for the same
     /// reason. Both are rebuilt by `refresh_local_filters`.
@@ -356,6 +360,9 @@ impl Stack {
         }
         let mut v6 = address::AddrFilter::default();
         for n in &self.nics {
+            for b in n.addrs.broadcasts_v4() {
+                v4.insert_v4(*b);
+            }
             for e in n.addrs.v6() {
                 v6.insert_v6(&e.net.addr());
             }
@@ -621,6 +628,13 @@ impl Stack {
         self.local_v4_filter.may_contain_v4(a) && self.local_v4.contains(&a)
     }
 
+    /// False only if `a` is none of our IPv4 addresses and no subnet
+    /// broadcast address of any NIC (one filter probe).
+    #[inline(always)]
+    pub(crate) fn may_be_special_v4(&self, a: Ipv4Addr) -> bool {
+        self.local_v4_filter.may_contain_v4(a)
+    }
+
     /// Whether `a` is one of our (non-tentative) IPv6 addresses.
     #[inline(always)]
     pub fn is_local_v6(&self, a: &Ipv6Addr) -> bool {
@@ -712,7 +726,7 @@ impl Stack {
                 let n = self.nics[i].link.read_packets(&mut batch, budget, now);
                 did |= n > 0;
                 for pkt in batch.drain(..) {
-                    self.deliver_network_packet(i, pkt, now);
+                    self.receive_frame(i, pkt, now);
                 }
                 // Local deliveries produced while processing are handled in
                 // the same round, bounded so a loop cannot spin forever.
@@ -786,9 +800,27 @@ impl Stack {
     /// entry point of the receive path, called by [`Stack::poll`] for every
     /// frame a link returns, and by tests and workers that read links
     /// themselves.
+    ///
+    /// The receive path up to the forwarding decision works on the buffer
+    /// in place and says what to do with it (`Rx`); the buffer is moved
+    /// here, once (see [`crate::network`]).
     #[inline(never)]
     pub fn deliver_network_packet(&mut self, nic: usize, pkt: PacketBuffer, now: Instant) {
-        self.process_ethernet(nic, pkt, now);
+        self.receive_frame(nic, pkt, now);
+    }
+
+    /// [`Stack::deliver_network_packet`], inlined into the [`Stack::poll`]
+    /// loop: no call, and the buffer is processed where the loop put it.
+    #[inline(always)]
+    fn receive_frame(&mut self, nic: usize, mut pkt: PacketBuffer, now: Instant) {
+        match self.process_ethernet(nic, &mut pkt, now) {
+            Rx::Consumed => {}
+            Rx::Transmit { nic: out } => self.nics[out].tx.push(pkt),
+            Rx::Output { nic: out, next_hop } => self.output_ip_outlined(out, next_hop, pkt, now),
+            Rx::Ipv4Local => self.process_ipv4_local(nic, pkt, now),
+            Rx::Ipv6Local => self.process_ipv6_local(nic, pkt, now),
+            Rx::Arp => self.process_arp(nic, pkt, now),
+        }
     }
 
     fn process_loopback(&mut self, now: Instant) {
