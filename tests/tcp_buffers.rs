@@ -123,22 +123,8 @@ fn configured_to_keep_memory_keeps_it() {
 
 #[test]
 fn out_of_order_data_keeps_the_receive_memory_until_the_hole_is_filled() {
-    use xdpnet::wire::tcp::TcpControl;
     let mut h = RawHost::new(1500);
-    let l = h.stack.tcp_listen(sock("198.18.0.1:80"), 8).unwrap();
-    h.send(&Inject {
-        control: TcpControl::Syn,
-        seq: 1000,
-        ..Inject::new(80)
-    });
-    let sa = h.recv_one();
-    let ack = Some(sa.seq.wrapping_add(1));
-    h.send(&Inject {
-        seq: 1001,
-        ack,
-        ..Inject::new(80)
-    });
-    let s = h.stack.tcp_accept(l).expect("accepted");
+    let (s, ack) = h.passive_open(80);
     // 500 bytes arrive 500 bytes past RCV.NXT: the readable queue is empty,
     // the bytes wait past it.
     let data = payload(1000, 11);

@@ -49,9 +49,8 @@ const MSS: u32 = 1448;
 /// One-way delay of the filtered pipes; the RTT is twice this.
 const ONE_WAY: Duration = Duration::from_millis(5);
 
-/// Move `len` bytes client → server over a pipe that drops the client's
-/// segments as `rules` say; returns the data check, the time taken, the
-/// client's info and the filter log.
+/// [`filtered_transfer_with`] over [`ONE_WAY`] pipes, nothing held back,
+/// default settings.
 fn filtered_transfer(
     len: usize,
     rules: &[(u32, u32)],
@@ -61,22 +60,7 @@ fn filtered_transfer(
     xdpnet::transport::tcp::TcpStats,
     std::sync::Arc<std::sync::Mutex<FilterLog>>,
 ) {
-    let (mut a, mut b, log) = filtered_hosts(ONE_WAY, rules);
-    let mut now = Instant::from_secs(1);
-    let (c, s, _l) = connect_delayed(&mut a, &mut b, "198.18.0.2:80", &mut now);
-    let data = payload(len, 17);
-    let (got, took) = transfer(
-        &mut a,
-        c,
-        &mut b,
-        s,
-        &data,
-        &mut now,
-        Duration::from_millis(1),
-        Duration::from_secs(60),
-    );
-    assert!(got == data, "data intact");
-    (took, a.tcp_info(c).unwrap(), *a.tcp_stats(), log)
+    filtered_transfer_with(ONE_WAY, len, rules, &[], |_| {})
 }
 
 #[test]

@@ -8,7 +8,7 @@
 mod tcp_common;
 
 use tcp_common::*;
-use xdpnet::time::{Duration, Instant};
+use xdpnet::time::Duration;
 use xdpnet::transport::tcp::{TcpInfo, TcpStats};
 
 /// One-way delay of the pipes; the RTT is twice this.
@@ -39,39 +39,21 @@ fn transfer_with(fate: Fate, timestamps: bool, sack: bool) -> (TcpInfo, TcpStats
         // The hold takes the first transmission; the rule the second.
         Fate::LateRetransmissionLost | Fate::Lost => &[(off, 1)],
     };
-    let (mut a, mut b, log) = filtered_hosts(ONE_WAY, rules);
-    if let Fate::Late | Fate::LateRetransmissionLost = fate {
-        log.lock().unwrap().holds = vec![(off, Duration::from_millis(8))];
-    }
-    a.tcp_config_mut().timestamps = timestamps;
-    a.tcp_config_mut().sack = sack;
-    let mut now = Instant::from_secs(1);
-    let (c, s, _l) = connect_delayed(&mut a, &mut b, "198.18.0.2:80", &mut now);
-    let data = payload(400_000, 23);
-    let (got, _took) = transfer(
-        &mut a,
-        c,
-        &mut b,
-        s,
-        &data,
-        &mut now,
-        Duration::from_millis(1),
-        Duration::from_secs(60),
-    );
-    assert!(got == data, "data intact");
+    let holds: &[(u32, Duration)] = match fate {
+        Fate::Late | Fate::LateRetransmissionLost => &[(off, Duration::from_millis(8))],
+        Fate::Lost => &[],
+    };
+    let (_took, info, stats, log) = filtered_transfer_with(ONE_WAY, 400_000, rules, holds, |c| {
+        c.timestamps = timestamps;
+        c.sack = sack;
+    });
     let sends = log.lock().unwrap().sends(off);
-    assert_eq!(
-        sends.len(),
-        2,
-        "segment 100 sent twice: {sends:?} {:?}",
-        a.tcp_info(c)
-    );
-    let info = a.tcp_info(c).unwrap();
+    assert_eq!(sends.len(), 2, "segment 100 sent twice: {sends:?} {info:?}");
     assert_eq!(info.mss, mss as usize);
     assert_eq!((info.timestamps, info.sack), (timestamps, sack));
     assert_eq!(info.fast_retransmits, 1, "one recovery episode: {info:?}");
     assert_eq!(info.timeouts, 0, "{info:?}");
-    (info, *a.tcp_stats())
+    (info, stats)
 }
 
 /// No window reduction is left: ssthresh is still the initial "infinite"

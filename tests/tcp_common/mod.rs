@@ -283,13 +283,6 @@ impl RawHost {
 
     /// Deliver a segment from the peer and poll.
     pub fn send(&mut self, s: &Inject) {
-        self.queue(s);
-        self.stack.poll(self.now);
-    }
-
-    /// Put a segment from the peer on the link without polling (several
-    /// queued segments arrive in one poll's batch).
-    pub fn queue(&mut self, s: &Inject) {
         let sack: [Option<(u32, u32)>; 4] = core::array::from_fn(|i| s.sack.get(i).copied());
         let repr = TcpRepr {
             src_port: s.src_port,
@@ -334,6 +327,7 @@ impl RawHost {
             true,
         );
         self.link.inject_inbound(&frame);
+        self.stack.poll(self.now);
     }
 
     /// Poll at the current time.
@@ -382,6 +376,29 @@ impl RawHost {
             });
         }
         out
+    }
+
+    /// Listen on `port` and complete a passive open with the peer (ISN
+    /// 1000, no options); returns the accepted connection and the ACK
+    /// number the peer's segments carry.
+    pub fn passive_open(&mut self, port: u16) -> (Handle, Option<u32>) {
+        let l = self
+            .stack
+            .tcp_listen(SocketAddr::new(IpAddr::V4(US), port), 8)
+            .unwrap();
+        self.send(&Inject {
+            control: TcpControl::Syn,
+            seq: 1000,
+            ..Inject::new(port)
+        });
+        let sa = self.recv_one();
+        let ack = Some(sa.seq.wrapping_add(1));
+        self.send(&Inject {
+            seq: 1001,
+            ack,
+            ..Inject::new(port)
+        });
+        (self.stack.tcp_accept(l).expect("accepted"), ack)
     }
 
     /// Take exactly one segment.
@@ -610,6 +627,43 @@ impl<L: LinkEndpoint> LinkEndpoint for SeqFilter<L> {
         self.release_held(now);
         self.inner.read_packets(batch, budget, now)
     }
+}
+
+/// Move `len` bytes client → server over [`filtered_hosts`] pipes: the
+/// client's segments dropped as `rules` say and held back as `holds` say,
+/// its TCP settings changed by `client` before it connects. Checks every
+/// byte; returns the time taken, the client's info and stack counters,
+/// and the filter log.
+pub fn filtered_transfer_with(
+    one_way: Duration,
+    len: usize,
+    rules: &[(u32, u32)],
+    holds: &[(u32, Duration)],
+    client: impl FnOnce(&mut xdpnet::transport::tcp::TcpConfig),
+) -> (
+    Duration,
+    xdpnet::transport::tcp::TcpInfo,
+    xdpnet::transport::tcp::TcpStats,
+    Arc<Mutex<FilterLog>>,
+) {
+    let (mut a, mut b, log) = filtered_hosts(one_way, rules);
+    log.lock().unwrap().holds = holds.to_vec();
+    client(a.tcp_config_mut());
+    let mut now = Instant::from_secs(1);
+    let (c, s, _l) = connect_delayed(&mut a, &mut b, "198.18.0.2:80", &mut now);
+    let data = payload(len, 17);
+    let (got, took) = transfer(
+        &mut a,
+        c,
+        &mut b,
+        s,
+        &data,
+        &mut now,
+        Duration::from_millis(1),
+        Duration::from_secs(60),
+    );
+    assert!(got == data, "data intact");
+    (took, a.tcp_info(c).unwrap(), *a.tcp_stats(), log)
 }
 
 /// Client and server on a pipe with `one_way` delay each way, the
