@@ -1268,6 +1268,9 @@ impl TcpConnection {
             self.rack.tlp = None;
             if self.recovery.is_none() {
                 let flight = self.flight();
+                // A new reduction: an older episode's undo would take it
+                // back too.
+                self.undo_cancel();
                 self.cc.on_congestion_event(flight, self.mss, now);
                 self.cc.on_recovery_exit(flight, self.mss);
                 self.counters.tlp_recoveries += 1;

@@ -95,7 +95,7 @@ impl TcpConnection {
         }
     }
 
-    /// An RTO: the episode can no longer be undone.
+    /// An RTO or another reduction: the episode can no longer be undone.
     pub(crate) fn undo_cancel(&mut self) {
         self.undo = None;
     }
