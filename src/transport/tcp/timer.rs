@@ -4,9 +4,10 @@
 //! RACK's reordering timer and the tail loss probe (RFC 8985 6.3, 7.2),
 //! persist (zero-window probing, RFC 9293 3.8.6.1), delayed ACK
 //! (RFC 9293 3.8.6.3), keepalive (RFC 9293 3.8.4, off by default), the
-//! release of idle buffer memory (`buffers.rs`) and the close timer (TIME-WAIT's 2 MSL, or an orphan's FIN-WAIT-2 timeout). The
-//! stack keeps a heap of the earliest deadline per connection, so a poll
-//! only touches connections whose timers are due.
+//! release of idle buffer memory (`buffers.rs`) and the close timer
+//! (TIME-WAIT's 2 MSL, or an orphan's FIN-WAIT-2 timeout). The stack keeps
+//! a heap of the earliest deadline per connection, so a poll only touches
+//! connections whose timers are due.
 
 use super::connection::{Recovery, RecoveryKind, TcpConnection};
 use super::{TcpConfig, TcpError, TcpState, TcpStats};
