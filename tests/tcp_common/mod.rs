@@ -283,6 +283,13 @@ impl RawHost {
 
     /// Deliver a segment from the peer and poll.
     pub fn send(&mut self, s: &Inject) {
+        self.inject(s);
+        self.stack.poll(self.now);
+    }
+
+    /// Put one segment on the link without polling, so that several
+    /// arrive in one poll's batch.
+    pub fn inject(&mut self, s: &Inject) {
         let sack: [Option<(u32, u32)>; 4] = core::array::from_fn(|i| s.sack.get(i).copied());
         let repr = TcpRepr {
             src_port: s.src_port,
@@ -327,7 +334,6 @@ impl RawHost {
             true,
         );
         self.link.inject_inbound(&frame);
-        self.stack.poll(self.now);
     }
 
     /// Poll at the current time.

@@ -43,6 +43,10 @@ pub(crate) const SEND_QUEUE_CWNDS: usize = 4;
 /// The send queue's smallest limit, bytes.
 pub(crate) const SEND_QUEUE_MIN: usize = 64 * 1024;
 
+/// Most DSACK blocks held for separate ACKs within one poll (see
+/// `TcpConnection::note_duplicate`).
+pub(crate) const DSACK_BACKLOG: usize = 8;
+
 /// Keepalive settings (RFC 9293 3.8.4, RFC 1122 4.2.3.6; Linux's
 /// `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +228,10 @@ pub(crate) struct TcpConnection {
     pub(crate) rack: Rack,
     /// A DSACK block (RFC 2883) to report first in the next ACK.
     pub(crate) dsack: Option<(Seq, Seq)>,
+    /// Older DSACK blocks of this poll, each owed its own ACK (at most
+    /// [`DSACK_BACKLOG`]; empty, and unallocated, unless duplicates that
+    /// do not touch arrive in one batch).
+    pub(crate) dsack_backlog: Vec<(Seq, Seq)>,
     /// The open fast-recovery episode's undo state (see `undo.rs`).
     pub(crate) undo: Option<Undo>,
     pub(crate) nagle: bool,
@@ -372,6 +380,7 @@ impl TcpConnection {
             scoreboard: Scoreboard::default(),
             rack: Rack::new(),
             dsack: None,
+            dsack_backlog: Vec::new(),
             undo: None,
             nagle: cfg.nagle,
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
@@ -705,7 +714,7 @@ impl TcpConnection {
                     // RFC 2883 4.1.1: a duplicate below RCV.NXT is reported
                     // in a DSACK block (a retransmission the sender may
                     // learn was spurious, RFC 8985 6.2 step 4).
-                    self.dsack = Some((seq, end));
+                    self.note_duplicate(seq, end);
                 }
                 if self.state == TcpState::TimeWait && seg.control == TcpControl::Fin {
                     // A retransmitted FIN restarts the 2 MSL timeout.
@@ -1304,6 +1313,30 @@ impl TcpConnection {
         self.rtt.timing = None;
     }
 
+    /// `[start, end)` arrived twice: report it in a DSACK block
+    /// (RFC 2883 4). A poll ACKs its whole batch once, so several
+    /// duplicates can arrive before that ACK; the sender needs to hear of
+    /// every one to tell that a whole recovery was spurious (RFC 3708 3
+    /// counts DSACKed retransmissions). One that overlaps or touches the
+    /// pending block extends it; one elsewhere becomes the pending block
+    /// and the older one moves to the backlog, which the next dispatch
+    /// sends first, one ACK each (RFC 2883 allows one DSACK block per
+    /// ACK, as Linux sends one ACK per duplicate). A full backlog drops
+    /// its oldest block.
+    pub(crate) fn note_duplicate(&mut self, start: Seq, end: Seq) {
+        self.dsack = Some(match self.dsack {
+            Some((s, e)) if start <= e && end >= s => (s.min(start), e.max(end)),
+            Some(older) => {
+                if self.dsack_backlog.len() == DSACK_BACKLOG {
+                    self.dsack_backlog.remove(0);
+                }
+                self.dsack_backlog.push(older);
+                (start, end)
+            }
+            None => (start, end),
+        });
+    }
+
     /// RFC 9293 3.10.7.4 seventh: place segment text in the receive buffer
     /// (in order or, within the window, out of order) and schedule the ACK.
     fn process_data(&mut self, seg: &TcpRepr, now: Instant, cfg: &TcpConfig, stats: &mut TcpStats) {
@@ -1314,7 +1347,7 @@ impl TcpConnection {
             if self.sack_enabled {
                 // RFC 2883 4: report the duplicate part in a DSACK block.
                 let end = seq + skip.min(data.len());
-                self.dsack = Some((seq, end));
+                self.note_duplicate(seq, end);
             }
             if skip >= data.len() {
                 // A duplicate: ACK at once (RFC 5681 4.2).
@@ -1330,7 +1363,7 @@ impl TcpConnection {
             let end = start.saturating_add(data.len() as u32);
             if self.ooo.covers(start, end) {
                 // RFC 2883 4.1.2: a duplicate of out-of-order data.
-                self.dsack = Some((seq, seq + data.len()));
+                self.note_duplicate(seq, seq + data.len());
             }
         }
         // Never beyond what the ring (our advertised window) holds.

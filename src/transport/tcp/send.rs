@@ -142,6 +142,9 @@ impl TcpConnection {
             }
             _ => {}
         }
+        if !self.dsack_backlog.is_empty() {
+            self.send_dsack_backlog(now, env, stats, out);
+        }
         let mut sent = false;
         if self.state != TcpState::SynReceived {
             sent = self.send_data(now, env, stats, out);
@@ -173,6 +176,37 @@ impl TcpConnection {
             };
             self.emit(&spec, now, env, stats, out);
         }
+    }
+
+    /// One pure ACK per older DSACK block of this poll (RFC 2883 4: one
+    /// DSACK block per ACK), before the segments that carry the newest.
+    fn send_dsack_backlog(
+        &mut self,
+        now: Instant,
+        env: &TxEnv,
+        stats: &mut TcpStats,
+        out: &mut Vec<PacketBuffer>,
+    ) {
+        let newest = self.dsack.take();
+        let ack_now = self.ack_now;
+        let backlog = core::mem::take(&mut self.dsack_backlog);
+        for &blk in &backlog {
+            self.dsack = Some(blk);
+            let spec = SegSpec {
+                seq: self.ack_seq(),
+                control: TcpControl::None,
+                data_off: 0,
+                data_len: 0,
+                syn: false,
+            };
+            self.emit(&spec, now, env, stats, out);
+        }
+        // Keep the allocation for the next burst of duplicates.
+        self.dsack_backlog = backlog;
+        self.dsack_backlog.clear();
+        self.dsack = newest;
+        // The newest block still needs its ACK.
+        self.ack_now = ack_now || newest.is_some();
     }
 
     /// SEG.SEQ of a pure ACK. RFC 9293 3.10.7.4: the peer accepts a
