@@ -191,6 +191,11 @@ pub struct TcpConfig {
     pub timestamps: bool,
     /// Offer SACK (RFC 2018).
     pub sack: bool,
+    /// Detect spurious retransmission timeouts with F-RTO (RFC 5682) and
+    /// undo them (Linux `tcp_frto`, on by default). Off, an RTO is undone
+    /// only when timestamps prove it spurious (Eifel, RFC 3522). See
+    /// `undo.rs`.
+    pub frto: bool,
     /// Congestion control for new connections.
     pub congestion: CongestionAlgorithm,
     /// Keepalive for new connections; off by default (RFC 1122 4.2.3.6).
@@ -226,6 +231,7 @@ impl Default for TcpConfig {
             window_scaling: true,
             timestamps: true,
             sack: true,
+            frto: true,
             congestion: CongestionAlgorithm::Cubic,
             keepalive: None,
             syn_cookies: true,
@@ -296,6 +302,10 @@ pub struct TcpStats {
     /// Fast-recovery episodes whose window reduction was undone because
     /// every retransmission proved unnecessary (Eifel or DSACK).
     pub spurious_undos: u64,
+    /// Retransmission timeouts whose window reduction was undone because
+    /// they proved spurious (F-RTO, RFC 5682, or Eifel, RFC 3522; Linux
+    /// `TCPSpuriousRTOs`).
+    pub spurious_rto_undos: u64,
 }
 
 impl Stack {
