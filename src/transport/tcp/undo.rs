@@ -87,7 +87,10 @@ pub(crate) enum Frto {
     /// Not running: conventional RTO recovery (or not an RTO episode).
     Off,
     /// Step 1 done: waiting for the first ACK that advances SND.UNA.
-    AwaitAdvance,
+    AwaitAdvance {
+        /// SND.NXT at the timeout.
+        recover: Seq,
+    },
     /// Step 2b: new data goes instead of retransmissions; step 3 waits
     /// for the next ACKs.
     NewData {
@@ -189,7 +192,13 @@ impl TcpConnection {
             // RFC 5682 2 / 3.1 step 1: the timeout retransmits the first
             // unacknowledged segment (cwnd is one segment); wait for the
             // first ACK that advances the window.
-            u.frto = if frto { Frto::AwaitAdvance } else { Frto::Off };
+            u.frto = if frto {
+                Frto::AwaitAdvance {
+                    recover: self.snd_nxt,
+                }
+            } else {
+                Frto::Off
+            };
         }
     }
 
@@ -237,7 +246,6 @@ impl TcpConnection {
         let snd_nxt = self.snd_nxt;
         if let Some(u) = &mut self.undo {
             u.horizon.get_or_insert(snd_nxt);
-            u.frto = Frto::Off;
         }
     }
 
@@ -264,7 +272,17 @@ impl TcpConnection {
         let in_rto = self.recovery.is_some_and(|r| r.kind == RecoveryKind::Rto);
         let next = match u.frto {
             Frto::Off => return false,
-            Frto::AwaitAdvance if !a.advanced => {
+            Frto::AwaitAdvance { recover }
+                if self.sack_enabled && a.orig_end.is_some_and(|e| e <= recover) =>
+            {
+                // RFC 5682 3.1 step 3b's test, applied from step 2 on as
+                // Linux's `tcp_process_loss` does: data sent before the
+                // timeout and never retransmitted was (s)acked, so not all
+                // of it was lost — even when this first ACK covers
+                // everything (step 2a would give up).
+                return true;
+            }
+            Frto::AwaitAdvance { .. } if !a.advanced => {
                 if a.dupack && !self.sack_enabled {
                     // RFC 5682 2 step 2a: a duplicate ACK.
                     Frto::Off
@@ -272,13 +290,13 @@ impl TcpConnection {
                     // RFC 5682 3.1 step 2: duplicate ACKs before the
                     // retransmission is acknowledged only update the
                     // scoreboard.
-                    Frto::AwaitAdvance
+                    u.frto
                 }
             }
             // RFC 5682 2 / 3.1 step 2a: the ACK covers `recover` (the RTO
             // recovery ended on it): conventional from here.
-            Frto::AwaitAdvance if !in_rto => Frto::Off,
-            Frto::AwaitAdvance => {
+            Frto::AwaitAdvance { .. } if !in_rto => Frto::Off,
+            Frto::AwaitAdvance { .. } => {
                 if self.new_data_sendable() {
                     // Step 2b: new data next (see `send.rs`).
                     Frto::NewData {
@@ -337,7 +355,11 @@ impl TcpConnection {
             spurious = spurious || self.frto_on_ack(a);
             if spurious {
                 self.undo_rto(now, stats);
-            } else if self.undo.as_ref().is_some_and(|u| u.horizon.is_some_and(|h| a.ack > h)) {
+            } else if self
+                .undo
+                .as_ref()
+                .is_some_and(|u| u.horizon.is_some_and(|h| a.ack > h))
+            {
                 self.undo = None;
             }
             return;
