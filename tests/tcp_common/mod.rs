@@ -723,7 +723,7 @@ impl<L: LinkEndpoint> LinkEndpoint for Stall<L> {
             if from <= now && now < until {
                 self.until = Some(until);
                 let n = batch.len();
-                self.held.extend(batch.drain(..));
+                self.held.append(batch);
                 return n;
             }
         }

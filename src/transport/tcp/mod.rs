@@ -12,7 +12,7 @@
 //! | `recv.rs` | out-of-order assembler with a memory bound, SACK blocks we send |
 //! | `sack.rs` | the sender's SACK scoreboard (RFC 6675 pipe, holes) |
 //! | `rack.rs` | RACK-TLP loss detection (RFC 8985) with per-segment transmit times |
-//! | `undo.rs` | undoing spurious window reductions (Eifel RFC 3522, DSACK RFC 3708, RFC 9438 4.9) |
+//! | `undo.rs` | undoing spurious window reductions and timeouts (Eifel RFC 3522, DSACK RFC 3708, F-RTO RFC 5682, RFC 9438 4.9) |
 //! | `rtt.rs` | SRTT/RTTVAR/RTO (RFC 6298) |
 //! | `timer.rs` | retransmit, persist, delayed ACK, keepalive, idle buffers, TIME-WAIT |
 //! | [`congestion`] | the [`CongestionControl`](congestion::CongestionControl) trait, NewReno, CUBIC |

@@ -24,21 +24,26 @@
 //!   ([`TcpConfig::frto`](super::TcpConfig::frto)). Step 1: the timeout
 //!   retransmits the first unacknowledged segment (the cwnd is one
 //!   segment). Step 2: the first ACK that advances SND.UNA without
-//!   covering everything sent before the timeout (RFC 5682's `recover`,
-//!   kept as `Frto::NewData::recover` = SND.NXT at that ACK) does not
-//!   let the go-back-N retransmissions go; new, never-sent data goes
-//!   instead (2b), or, when there is none or the peer's window is full,
-//!   the conventional recovery resumes. An ACK that covers everything
+//!   covering everything sent (RFC 5682's `recover`, kept as
+//!   `Frto::NewData::recover` = SND.NXT at that ACK) does not let the
+//!   go-back-N retransmissions go; new, never-sent data goes instead
+//!   (2b), or, when there is none or the peer's window or Nagle holds
+//!   it, the conventional recovery resumes. An ACK that covers everything
 //!   ends F-RTO (2a); so does a duplicate ACK without SACK (basic
 //!   algorithm, section 2), while with SACK duplicate ACKs only feed the
 //!   scoreboard (section 3.1 step 2). Step 3: the timeout was spurious if
 //!   the next ACKs acknowledge data that was never retransmitted and was
-//!   sent before `recover` (3b) — without SACK, SND.UNA moving past
-//!   everything retransmitted; with SACK, a cumulative or selective
+//!   sent before `recover` (3b). Without SACK that is SND.UNA moving past
+//!   everything retransmitted. With SACK it is a cumulative or selective
 //!   acknowledgment of such a segment in RACK's records (Linux's
-//!   `FLAG_ORIG_SACK_ACKED`). A duplicate ACK, or SACK blocks for the new
-//!   data only, after the new data went out, mean the data before it was
-//!   really lost (3a): conventional recovery resumes.
+//!   `FLAG_ORIG_SACK_ACKED`), and, as in Linux's `tcp_process_loss`, it
+//!   counts from the first ACK after the timeout on — so a delay spike
+//!   whose first ACK covers the whole window is caught too (the basic
+//!   algorithm cannot: SACK-less ACKs do not tell data that arrived late
+//!   from data that arrived out of order before the timeout). A
+//!   duplicate ACK, or SACK blocks for the new data only, after the new
+//!   data went out, mean the data before it was really lost (3a):
+//!   conventional recovery resumes.
 //!
 //! F-RTO starts only on a timeout outside any recovery, or on a timeout
 //! that recurs on the same SND.UNA after one where F-RTO started (the
