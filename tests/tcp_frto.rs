@@ -224,19 +224,47 @@ fn a_real_tail_loss_timeout_is_not_undone() {
 // ---- a hand-driven peer: the basic algorithm one ACK at a time --------------
 
 use xdpnet::transport::Handle;
+use xdpnet::wire::tcp::TcpControl;
 
 /// Our MSS towards a peer whose SYN carried no MSS option (RFC 9293 3.7.1).
 const RAW_MSS: u32 = 536;
 
-/// The stack sends 60 kB to a hand-driven peer (no SACK, no timestamps:
-/// RFC 5682 2), which acknowledges two rounds and then goes quiet until
-/// the RTO fires. Returns the host, the connection, SND.UNA at the
+/// A passive open with a peer that offers SACK (and nothing else).
+fn open_with_sack(h: &mut RawHost) -> (Handle, u32) {
+    let l = h
+        .stack
+        .tcp_listen(std::net::SocketAddr::new(US.into(), 80), 8)
+        .unwrap();
+    h.send(&Inject {
+        control: TcpControl::Syn,
+        seq: 1000,
+        sack_permitted: true,
+        ..Inject::new(80)
+    });
+    let sa = h.recv_one();
+    assert!(sa.sack_permitted, "{sa:?}");
+    // A 10 ms handshake RTT, so RACK's min_RTT is not zero (RFC 8985 6.2
+    // step 2 tells the ACK of an original from one of its retransmission
+    // by it).
+    h.advance(Duration::from_millis(10));
+    h.send(&ack_of(sa.seq + 1));
+    (h.stack.tcp_accept(l).expect("accepted"), sa.seq + 1)
+}
+
+/// The stack sends 60 kB to a hand-driven peer (no timestamps; SACK as
+/// `sack` says: RFC 5682 3.1 or 2), which acknowledges two rounds and
+/// then goes quiet until the RTO fires (with SACK a tail loss probe of
+/// new data goes first). Returns the host, the connection, SND.UNA at the
 /// timeout, SND.NXT before it, and the info before and after it.
-fn timed_out(frto: bool) -> (RawHost, Handle, u32, u32, TcpInfo, TcpInfo) {
+fn timed_out(frto: bool, sack: bool) -> (RawHost, Handle, u32, u32, TcpInfo, TcpInfo) {
     let mut h = RawHost::new(1500);
     h.stack.tcp_config_mut().frto = frto;
-    let (c, ack) = h.passive_open(80);
-    let mut una = ack.unwrap();
+    let (c, mut una) = if sack {
+        open_with_sack(&mut h)
+    } else {
+        let (c, ack) = h.passive_open(80);
+        (c, ack.unwrap())
+    };
     let mut nxt = una;
     let track = |segs: &[Seg], nxt: &mut u32| {
         for s in segs {
@@ -304,47 +332,67 @@ fn step_2b(h: &mut RawHost, una: u32, nxt: u32) {
 
 #[test]
 fn frto_sends_new_data_then_undoes_on_an_ack_of_original_data() {
-    let (mut h, c, una, nxt, before, _) = timed_out(true);
-    step_2b(&mut h, una, nxt);
-    // Step 3b: the next ACK covers segments never retransmitted.
-    h.send(&ack_of(una + 3 * RAW_MSS));
-    let u = h.stack.tcp_info(c).unwrap();
-    assert_eq!(u.spurious_rto_undos, 1, "{u:?}");
-    assert_eq!(h.stack.tcp_stats().spurious_rto_undos, 1);
-    assert_eq!(
-        (u.cwnd, u.ssthresh),
-        (before.cwnd, before.ssthresh),
-        "{u:?}"
-    );
-    assert!(!u.in_recovery && u.backoff == 0, "{u:?}");
-    // What follows is new data again: no go-back-N.
-    let segs = h.recv();
-    assert!(!segs.is_empty());
-    assert!(segs.iter().all(|s| s.seq >= nxt + 2 * RAW_MSS), "{segs:?}");
+    for sack in [false, true] {
+        let (mut h, c, una, nxt, before, _) = timed_out(true, sack);
+        step_2b(&mut h, una, nxt);
+        // Step 3b: the next ACK covers segments never retransmitted.
+        h.send(&ack_of(una + 3 * RAW_MSS));
+        let u = h.stack.tcp_info(c).unwrap();
+        assert_eq!(u.spurious_rto_undos, 1, "SACK {sack}: {u:?}");
+        assert_eq!(h.stack.tcp_stats().spurious_rto_undos, 1);
+        assert_eq!(
+            (u.cwnd, u.ssthresh),
+            (before.cwnd, before.ssthresh),
+            "{u:?}"
+        );
+        assert!(!u.in_recovery && u.backoff == 0, "{u:?}");
+        // What follows is new data again (once the window has room):
+        // no go-back-N.
+        let mut segs = h.recv();
+        h.send(&ack_of(una + 5 * RAW_MSS));
+        segs.extend(h.recv());
+        assert!(!segs.is_empty(), "SACK {sack}");
+        let seqs: Vec<u32> = segs.iter().map(|s| s.seq).collect();
+        let low = nxt + 2 * RAW_MSS;
+        assert!(
+            seqs.iter().all(|&s| s >= low),
+            "SACK {sack}: {seqs:?} < {low}, una {una}"
+        );
+    }
 }
 
 #[test]
 fn a_duplicate_ack_after_the_new_data_means_real_loss() {
-    let (mut h, c, una, nxt, _, after) = timed_out(true);
-    step_2b(&mut h, una, nxt);
-    // Step 3a: a duplicate ACK — the new data arrived, the old did not.
-    h.send(&ack_of(una + RAW_MSS));
-    let i = h.stack.tcp_info(c).unwrap();
-    assert_eq!(i.spurious_rto_undos, 0, "{i:?}");
-    assert!(i.in_recovery, "{i:?}");
-    assert_eq!(i.ssthresh, after.ssthresh, "{i:?}");
-    // Conventional recovery resumes with the next presumed-lost segment.
-    let segs = h.recv();
-    assert_eq!(segs.first().map(|s| s.seq), Some(una + RAW_MSS), "{segs:?}");
+    for sack in [false, true] {
+        let (mut h, c, una, nxt, _, after) = timed_out(true, sack);
+        step_2b(&mut h, una, nxt);
+        // Step 3a: a duplicate ACK — the new data arrived (with SACK, the
+        // block says so), the data sent before the timeout did not.
+        let mut dup = ack_of(una + RAW_MSS);
+        if sack {
+            dup.sack = vec![(nxt, nxt + 2 * RAW_MSS)];
+        }
+        h.send(&dup);
+        let i = h.stack.tcp_info(c).unwrap();
+        assert_eq!(i.spurious_rto_undos, 0, "SACK {sack}: {i:?}");
+        assert!(i.in_recovery, "{i:?}");
+        assert_eq!(i.ssthresh, after.ssthresh, "{i:?}");
+        // Conventional recovery resumes with the next presumed-lost
+        // segment.
+        let segs = h.recv();
+        assert_eq!(segs.first().map(|s| s.seq), Some(una + RAW_MSS), "{segs:?}");
+    }
 }
 
 #[test]
 fn without_frto_the_first_ack_continues_go_back_n() {
-    let (mut h, c, una, _, _, _) = timed_out(false);
-    h.send(&ack_of(una + RAW_MSS));
-    let segs = h.recv();
-    assert_eq!(segs.first().map(|s| s.seq), Some(una + RAW_MSS), "{segs:?}");
-    h.send(&ack_of(una + 3 * RAW_MSS));
-    let i = h.stack.tcp_info(c).unwrap();
-    assert_eq!(i.spurious_rto_undos, 0, "{i:?}");
+    for sack in [false, true] {
+        let (mut h, c, una, _, _, _) = timed_out(false, sack);
+        h.send(&ack_of(una + RAW_MSS));
+        let segs = h.recv();
+        assert_eq!(segs.first().map(|s| s.seq), Some(una + RAW_MSS), "{segs:?}");
+        h.send(&ack_of(una + 3 * RAW_MSS));
+        let i = h.stack.tcp_info(c).unwrap();
+        assert_eq!(i.spurious_rto_undos, 0, "SACK {sack}: {i:?}");
+    }
 }
