@@ -142,6 +142,33 @@ pub fn transfer(
     max_step: Duration,
     deadline: Duration,
 ) -> (Vec<u8>, Duration) {
+    transfer_observed(
+        sa,
+        ha,
+        sb,
+        hb,
+        data,
+        now,
+        max_step,
+        deadline,
+        &mut |_, _| {},
+    )
+}
+
+/// [`transfer`], calling `observe` with the sender's stack and handle
+/// after every poll.
+#[allow(clippy::too_many_arguments)]
+pub fn transfer_observed(
+    sa: &mut Stack,
+    ha: Handle,
+    sb: &mut Stack,
+    hb: Handle,
+    data: &[u8],
+    now: &mut Instant,
+    max_step: Duration,
+    deadline: Duration,
+    observe: &mut dyn FnMut(&Stack, Handle),
+) -> (Vec<u8>, Duration) {
     let start = *now;
     let end = *now + deadline;
     let mut off = 0;
@@ -165,6 +192,7 @@ pub fn transfer(
             break;
         }
         let did = sa.poll(*now) | sb.poll(*now);
+        observe(sa, ha);
         if !did {
             let next = [sa.poll_at(), sb.poll_at()]
                 .into_iter()
@@ -495,6 +523,13 @@ pub struct FilterLog {
     pub events: Vec<(u32, Instant, bool)>,
     /// Data segments (with payload) written, all offsets.
     pub data_frames: u64,
+    /// (offset, length): when the segment at that offset is first sent,
+    /// the other direction (the receiver's ACKs) stalls this long — every
+    /// frame the receiver writes meanwhile is held and then released in
+    /// order (an ACK-path delay spike). See [`Stall`].
+    pub stall: Option<(u32, Duration)>,
+    /// When the stall began and ends, once triggered.
+    pub stall_window: Option<(Instant, Instant)>,
 }
 
 impl FilterLog {
@@ -607,6 +642,11 @@ impl<L: LinkEndpoint> LinkEndpoint for SeqFilter<L> {
             }
             log.data_frames += 1;
             let off = seq.wrapping_sub(isn.wrapping_add(1));
+            if let Some((at, d)) = log.stall {
+                if at == off && log.stall_window.is_none() {
+                    log.stall_window = Some((now, now + d));
+                }
+            }
             if let Some(i) = log.holds.iter().position(|h| h.0 == off) {
                 let (_, d) = log.holds.remove(i);
                 log.events.push((off, now, false));
@@ -635,6 +675,72 @@ impl<L: LinkEndpoint> LinkEndpoint for SeqFilter<L> {
     }
 }
 
+/// The receiving side's link in [`filtered_hosts`]: while the stall window
+/// its client's [`SeqFilter`] opened is on, every frame written is held
+/// back until the window ends, then sent in order.
+pub struct Stall<L: LinkEndpoint> {
+    inner: L,
+    log: Arc<Mutex<FilterLog>>,
+    held: PacketBatch,
+    until: Option<Instant>,
+}
+
+impl<L: LinkEndpoint> Stall<L> {
+    /// Wrap `inner`, watching `log` for the stall window.
+    pub fn new(inner: L, log: Arc<Mutex<FilterLog>>) -> Self {
+        Stall {
+            inner,
+            log,
+            held: PacketBatch::new(),
+            until: None,
+        }
+    }
+
+    /// Send what was held once the window is over.
+    fn release(&mut self, now: Instant) {
+        if self.until.is_some_and(|u| u <= now) {
+            self.until = None;
+            let mut out = std::mem::take(&mut self.held);
+            self.inner.write_packets(&mut out, now);
+        }
+    }
+}
+
+impl<L: LinkEndpoint> LinkEndpoint for Stall<L> {
+    fn mtu(&self) -> usize {
+        self.inner.mtu()
+    }
+    fn max_header_len(&self) -> usize {
+        self.inner.max_header_len()
+    }
+    fn link_address(&self) -> EthernetAddress {
+        self.inner.link_address()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    fn gso_max_size(&self) -> usize {
+        self.inner.gso_max_size()
+    }
+    fn write_packets(&mut self, batch: &mut PacketBatch, now: Instant) -> usize {
+        self.release(now);
+        let window = self.log.lock().unwrap().stall_window;
+        if let Some((from, until)) = window {
+            if from <= now && now < until {
+                self.until = Some(until);
+                let n = batch.len();
+                self.held.append(batch);
+                return n;
+            }
+        }
+        self.inner.write_packets(batch, now)
+    }
+    fn read_packets(&mut self, batch: &mut PacketBatch, budget: usize, now: Instant) -> usize {
+        self.release(now);
+        self.inner.read_packets(batch, budget, now)
+    }
+}
+
 /// Move `len` bytes client → server over [`filtered_hosts`] pipes: the
 /// client's segments dropped as `rules` say and held back as `holds` say,
 /// its TCP settings changed by `client` before it connects. Checks every
@@ -652,13 +758,34 @@ pub fn filtered_transfer_with(
     xdpnet::transport::tcp::TcpStats,
     Arc<Mutex<FilterLog>>,
 ) {
+    filtered_transfer_observed(one_way, len, rules, holds, None, client, &mut |_| {})
+}
+
+/// [`filtered_transfer_with`], and the server's ACKs stalled as
+/// `stall` says ([`FilterLog::stall`]); `observe` sees the client's
+/// [`TcpInfo`](xdpnet::transport::tcp::TcpInfo) after every poll.
+pub fn filtered_transfer_observed(
+    one_way: Duration,
+    len: usize,
+    rules: &[(u32, u32)],
+    holds: &[(u32, Duration)],
+    stall: Option<(u32, Duration)>,
+    client: impl FnOnce(&mut xdpnet::transport::tcp::TcpConfig),
+    observe: &mut dyn FnMut(&xdpnet::transport::tcp::TcpInfo),
+) -> (
+    Duration,
+    xdpnet::transport::tcp::TcpInfo,
+    xdpnet::transport::tcp::TcpStats,
+    Arc<Mutex<FilterLog>>,
+) {
     let (mut a, mut b, log) = filtered_hosts(one_way, rules);
     log.lock().unwrap().holds = holds.to_vec();
+    log.lock().unwrap().stall = stall;
     client(a.tcp_config_mut());
     let mut now = Instant::from_secs(1);
     let (c, s, _l) = connect_delayed(&mut a, &mut b, "198.18.0.2:80", &mut now);
     let data = payload(len, 17);
-    let (got, took) = transfer(
+    let (got, took) = transfer_observed(
         &mut a,
         c,
         &mut b,
@@ -667,13 +794,19 @@ pub fn filtered_transfer_with(
         &mut now,
         Duration::from_millis(1),
         Duration::from_secs(60),
+        &mut |st, h| {
+            if let Some(i) = st.tcp_info(h) {
+                observe(&i);
+            }
+        },
     );
     assert!(got == data, "data intact");
     (took, a.tcp_info(c).unwrap(), *a.tcp_stats(), log)
 }
 
 /// Client and server on a pipe with `one_way` delay each way, the
-/// client's segments at the given offsets dropped as [`SeqFilter`] says.
+/// client's segments at the given offsets dropped as [`SeqFilter`] says,
+/// the server's frames stalled as [`Stall`] says.
 pub fn filtered_hosts(
     one_way: Duration,
     rules: &[(u32, u32)],
@@ -689,6 +822,7 @@ pub fn filtered_hosts(
     let fa = Fault::new(la, delay(1)).expect("fault config");
     let fb = Fault::new(lb, delay(2)).expect("fault config");
     let (fa, log) = SeqFilter::new(fa, rules);
+    let fb = Stall::new(fb, log.clone());
     (
         host(fa, &["198.18.0.1/24"]),
         host(fb, &["198.18.0.2/24"]),

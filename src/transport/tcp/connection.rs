@@ -27,7 +27,7 @@ use super::recv::Assembler;
 use super::ring::RingBuffer;
 use super::rtt::RttEstimator;
 use super::sack::{Scoreboard, DUP_THRESH};
-use super::undo::Undo;
+use super::undo::{AckFacts, Undo, UndoKind};
 use super::{TcpConfig, TcpError, TcpState, TcpStats};
 use crate::network::output::OutRoute;
 use crate::time::{Duration, Instant};
@@ -148,6 +148,7 @@ pub(crate) struct ConnCounters {
     pub(crate) tlp_probes: u64,
     pub(crate) tlp_recoveries: u64,
     pub(crate) spurious_undos: u64,
+    pub(crate) spurious_rto_undos: u64,
     pub(crate) rack_losses: u64,
 }
 
@@ -1017,6 +1018,7 @@ impl TcpConnection {
         }
         let new_wnd = usize::from(seg.window_len) << self.snd_wscale;
         let mut exiting = false;
+        let mut dupack = false;
 
         if ack > self.snd_una {
             // New data acknowledged.
@@ -1082,6 +1084,7 @@ impl TcpConnection {
             && (new_wnd == self.snd_wnd || sack_new)
         {
             // RFC 5681 2: a duplicate ACK (RFC 6675: with new SACK info).
+            dupack = true;
             self.dupacks = self.dupacks.saturating_add(1);
             self.counters.dup_acks_in += 1;
         }
@@ -1134,8 +1137,18 @@ impl TcpConnection {
                 self.enter_fast_recovery(now, stats);
             }
         }
-        // RFC 3522 / RFC 3708: was the episode's window reduction needed?
-        self.undo_on_ack(ack, dsack, tsecr, stats);
+        // RFC 3522 / RFC 3708 / RFC 5682: was the episode's window
+        // reduction needed?
+        let facts = AckFacts {
+            ack,
+            advanced: ack > una_before,
+            dupack,
+            sack_new,
+            dsack,
+            tsecr,
+            orig_end: delivered.orig_end,
+        };
+        self.undo_on_ack(&facts, now, stats);
 
         // Our FIN acknowledged: the close sequence moves on.
         if self.fin_acked() {
@@ -1295,7 +1308,7 @@ impl TcpConnection {
     fn enter_fast_recovery(&mut self, now: Instant, stats: &mut TcpStats) {
         // RFC 5681 3.2 step 2 / RFC 6675 5 (4.2) / RFC 6937: ssthresh and
         // cwnd, once per recovery episode (kept for an undo, undo.rs).
-        self.undo_begin();
+        self.undo_begin(UndoKind::Fast);
         self.cc.on_congestion_event(self.flight(), self.mss, now);
         // RFC 6675 (4.3) / RFC 5681 3.2 step 3: the first lost segment is
         // retransmitted at once.

@@ -82,8 +82,12 @@ pub struct TcpInfo {
     pub rack_losses: u64,
     /// DSACK blocks received (RFC 2883).
     pub dsacks: u64,
-    /// Window reductions undone as spurious (RFC 3522 / RFC 3708).
+    /// Fast-recovery window reductions undone as spurious (RFC 3522 /
+    /// RFC 3708).
     pub spurious_undos: u64,
+    /// Retransmission timeouts undone as spurious (F-RTO RFC 5682, or
+    /// Eifel RFC 3522).
+    pub spurious_rto_undos: u64,
     /// RACK saw reordering on this connection (RFC 8985 6.2 step 3).
     pub reordering_seen: bool,
     /// RACK's minimum RTT (RFC 8985 6.2 step 1), once sampled.
@@ -131,6 +135,7 @@ impl TcpConnection {
             rack_losses: self.counters.rack_losses,
             dsacks: self.rack.dsacks,
             spurious_undos: self.counters.spurious_undos,
+            spurious_rto_undos: self.counters.spurious_rto_undos,
             reordering_seen: self.rack.reordering_seen,
             min_rtt: self.rack.min_rtt(),
         }

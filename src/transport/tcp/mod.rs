@@ -12,7 +12,7 @@
 //! | `recv.rs` | out-of-order assembler with a memory bound, SACK blocks we send |
 //! | `sack.rs` | the sender's SACK scoreboard (RFC 6675 pipe, holes) |
 //! | `rack.rs` | RACK-TLP loss detection (RFC 8985) with per-segment transmit times |
-//! | `undo.rs` | undoing spurious window reductions (Eifel RFC 3522, DSACK RFC 3708, RFC 9438 4.9) |
+//! | `undo.rs` | undoing spurious window reductions and timeouts (Eifel RFC 3522, DSACK RFC 3708, F-RTO RFC 5682, RFC 9438 4.9) |
 //! | `rtt.rs` | SRTT/RTTVAR/RTO (RFC 6298) |
 //! | `timer.rs` | retransmit, persist, delayed ACK, keepalive, idle buffers, TIME-WAIT |
 //! | [`congestion`] | the [`CongestionControl`](congestion::CongestionControl) trait, NewReno, CUBIC |
@@ -191,6 +191,11 @@ pub struct TcpConfig {
     pub timestamps: bool,
     /// Offer SACK (RFC 2018).
     pub sack: bool,
+    /// Detect spurious retransmission timeouts with F-RTO (RFC 5682) and
+    /// undo them (Linux `tcp_frto`, on by default). Off, an RTO is undone
+    /// only when timestamps prove it spurious (Eifel, RFC 3522). See
+    /// `undo.rs`.
+    pub frto: bool,
     /// Congestion control for new connections.
     pub congestion: CongestionAlgorithm,
     /// Keepalive for new connections; off by default (RFC 1122 4.2.3.6).
@@ -226,6 +231,7 @@ impl Default for TcpConfig {
             window_scaling: true,
             timestamps: true,
             sack: true,
+            frto: true,
             congestion: CongestionAlgorithm::Cubic,
             keepalive: None,
             syn_cookies: true,
@@ -296,6 +302,10 @@ pub struct TcpStats {
     /// Fast-recovery episodes whose window reduction was undone because
     /// every retransmission proved unnecessary (Eifel or DSACK).
     pub spurious_undos: u64,
+    /// Retransmission timeouts whose window reduction was undone because
+    /// they proved spurious (F-RTO, RFC 5682, or Eifel, RFC 3522; Linux
+    /// `TCPSpuriousRTOs`).
+    pub spurious_rto_undos: u64,
 }
 
 impl Stack {

@@ -118,6 +118,9 @@ pub(crate) struct Delivered {
     reordered: bool,
     /// Highest end sequence delivered.
     fack: Option<Seq>,
+    /// Lowest end sequence of the never-retransmitted segments delivered
+    /// (F-RTO's test for original data, RFC 5682 3.1 step 3b).
+    pub(crate) orig_end: Option<Seq>,
 }
 
 impl Rack {
@@ -273,6 +276,18 @@ impl Rack {
         }
     }
 
+    /// A timeout proved spurious: nothing is presumed lost any more (the
+    /// segments it marked and that were not resent since are in flight).
+    pub(crate) fn unmark_lost(&mut self) {
+        if self.lost_bytes == 0 {
+            return;
+        }
+        for s in self.segs.iter_mut() {
+            s.lost = false;
+        }
+        self.lost_bytes = 0;
+    }
+
     /// SND.UNA moved to `una`: the records below it are delivered.
     pub(crate) fn on_cumulative_ack(
         &mut self,
@@ -348,6 +363,9 @@ impl Rack {
         now: Instant,
         d: &mut Delivered,
     ) {
+        if !seg.retransmitted && d.orig_end.is_none_or(|e| seg.end < e) {
+            d.orig_end = Some(seg.end);
+        }
         // Step 3: a never-retransmitted segment delivered below RACK.fack
         // was reordered.
         let fack = d.fack.unwrap_or(self.fack).max(self.fack);

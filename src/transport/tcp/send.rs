@@ -332,16 +332,45 @@ impl TcpConnection {
         {
             self.cc.on_idle_restart(mss);
         }
+        if self.tlp_needed {
+            self.tlp_needed = false;
+            sent |= self.send_tlp_probe(now, env, stats, out);
+        }
+        // RFC 5682 2 / 3.1 step 2b: after a timeout's first retransmission
+        // was acknowledged, F-RTO sends new data, not the retransmissions
+        // the timeout presumed lost; when none could go, the conventional
+        // recovery takes over at once.
+        let frto = self.frto_recover();
+        sent |= self.send_segments(frto.is_none(), now, env, stats, out);
+        if frto.is_some_and(|recover| self.snd_nxt == recover) {
+            self.frto_fall_back();
+            sent |= self.send_segments(true, now, env, stats, out);
+        }
+        if sent {
+            // RFC 8985 7.2: a PTO after sending new data.
+            self.arm_pto(now);
+        }
+        sent
+    }
+
+    /// Retransmissions (if `retransmit`) and new data within the windows;
+    /// returns whether anything went.
+    fn send_segments(
+        &mut self,
+        retransmit: bool,
+        now: Instant,
+        env: &TxEnv,
+        stats: &mut TcpStats,
+        out: &mut Vec<PacketBuffer>,
+    ) -> bool {
+        let mss = self.seg_mss();
+        let mut sent = false;
         let max_chunk = if env.gso_max > mss {
             env.gso_max / mss * mss
         } else {
             mss
         };
         let l3 = if self.remote.is_ipv4() { 20 } else { 40 };
-        if self.tlp_needed {
-            self.tlp_needed = false;
-            sent |= self.send_tlp_probe(now, env, stats, out);
-        }
         for _ in 0..4096 {
             let pipe = self.pipe();
             let room = self.send_room(pipe);
@@ -351,7 +380,7 @@ impl TcpConnection {
                 // retransmission of an episode goes regardless of the
                 // window (RFC 5681 3.2 step 3).
                 let force = self.recovery.is_some_and(|r| r.force);
-                if self.rack.has_lost() && (room > 0 || force) {
+                if retransmit && self.rack.has_lost() && (room > 0 || force) {
                     if let Some((s, len)) = self.rack.next_lost(mss) {
                         self.send_range(s, len, true, now, env, stats, out);
                         self.rack.on_retransmit(s, now);
@@ -360,7 +389,7 @@ impl TcpConnection {
                         continue;
                     }
                 }
-            } else if let Some(mut rec) = self.recovery {
+            } else if let Some(mut rec) = self.recovery.filter(|_| retransmit) {
                 // Without SACK: NewReno's retransmissions (RFC 6582 3.2),
                 // or everything after an RTO or a path MTU drop.
                 if room > 0 || rec.force {
@@ -442,10 +471,6 @@ impl TcpConnection {
             self.send_new(len, now, env, stats, out);
             self.prr_sent(len);
             sent = true;
-        }
-        if sent {
-            // RFC 8985 7.2: a PTO after sending new data.
-            self.arm_pto(now);
         }
         sent
     }

@@ -103,7 +103,6 @@ impl TcpConnection {
         }
         self.counters.timeouts += 1;
         stats.timeouts += 1;
-        self.undo_cancel();
         let first_rtx = *self.first_rtx.get_or_insert(now);
         self.retries += 1;
         let limit = match self.state {
@@ -127,6 +126,9 @@ impl TcpConnection {
             }
             _ => {
                 let first = self.recovery.is_none_or(|r| r.kind != RecoveryKind::Rto);
+                // Before the reduction: the controller is kept for an
+                // undo, and F-RTO (RFC 5682) starts if it may (undo.rs).
+                self.undo_on_rto(cfg.frto);
                 self.cc.on_rto(self.flight(), self.mss, first);
                 // Everything outstanding is presumed lost; go back to
                 // SND.UNA (RFC 5681 3.1, RFC 6675 5.1), skipping what was
