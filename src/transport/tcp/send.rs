@@ -341,10 +341,19 @@ impl TcpConnection {
         // the timeout presumed lost; when none could go, the conventional
         // recovery takes over at once.
         let frto = self.frto_recover();
-        sent |= self.send_segments(frto.is_none(), now, env, stats, out);
+        // RFC 5682 2 / 3.1 step 2b: "up to two new (previously unsent)
+        // segments". More would fill the window with data whose ACKs,
+        // if the loss was real, only come after the retransmissions: the
+        // conventional recovery of step 3a would then have no room to
+        // retransmit and wait for a second timeout.
+        let new_cap = match frto {
+            Some(recover) => (recover + 2 * mss).wrapping_sub(self.snd_nxt).max(0) as usize,
+            None => usize::MAX,
+        };
+        sent |= self.send_segments(frto.is_none(), new_cap, now, env, stats, out);
         if frto.is_some_and(|recover| self.snd_nxt == recover) {
             self.frto_fall_back();
-            sent |= self.send_segments(true, now, env, stats, out);
+            sent |= self.send_segments(true, usize::MAX, now, env, stats, out);
         }
         if sent {
             // RFC 8985 7.2: a PTO after sending new data.
@@ -353,11 +362,13 @@ impl TcpConnection {
         sent
     }
 
-    /// Retransmissions (if `retransmit`) and new data within the windows;
-    /// returns whether anything went.
+    /// Retransmissions (if `retransmit`) and new data within the windows
+    /// and at most `new_cap` new octets; returns whether anything went.
+    #[allow(clippy::too_many_arguments)]
     fn send_segments(
         &mut self,
         retransmit: bool,
+        mut new_cap: usize,
         now: Instant,
         env: &TxEnv,
         stats: &mut TcpStats,
@@ -429,7 +440,7 @@ impl TcpConnection {
             let wnd_room = (self.snd_una + self.snd_wnd)
                 .wrapping_sub(self.snd_nxt)
                 .max(0) as usize;
-            let cwnd_room = room;
+            let cwnd_room = room.min(new_cap);
             let flight = self.flight();
             if wnd_room == 0 {
                 // RFC 9293 3.8.6.1: probe a zero window once nothing is in
@@ -470,6 +481,7 @@ impl TcpConnection {
             }
             self.send_new(len, now, env, stats, out);
             self.prr_sent(len);
+            new_cap = new_cap.saturating_sub(len);
             sent = true;
         }
         sent

@@ -324,7 +324,14 @@ impl TcpConnection {
                 if orig {
                     return true;
                 }
-                if !in_rto || (self.snd_nxt > recover && (a.dupack || a.sack_new)) {
+                // Without SACK, any ACK that leaves SND.UNA where it was
+                // once the new data is out counts as the duplicate ACK of
+                // step 3a: one that also moves the window edge (the
+                // application read) is no duplicate by RFC 5681's
+                // definition, and waiting for one that is can cost a
+                // second, backed-off timeout when it was the only ACK.
+                let hole_stays = a.dupack || a.sack_new || (!self.sack_enabled && !a.advanced);
+                if !in_rto || (self.snd_nxt > recover && hole_stays) {
                     // Step 3a: the new data arrived but what was sent
                     // before it did not (or recovery is over): the loss
                     // was real; conventional recovery.
