@@ -233,7 +233,8 @@ pub(crate) struct TcpConnection {
     /// [`DSACK_BACKLOG`]; empty, and unallocated, unless duplicates that
     /// do not touch arrive in one batch).
     pub(crate) dsack_backlog: Vec<(Seq, Seq)>,
-    /// The open fast-recovery episode's undo state (see `undo.rs`).
+    /// The open fast-recovery or timeout episode's undo state (see
+    /// `undo.rs`).
     pub(crate) undo: Option<Undo>,
     pub(crate) nagle: bool,
 

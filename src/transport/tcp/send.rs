@@ -337,15 +337,14 @@ impl TcpConnection {
             sent |= self.send_tlp_probe(now, env, stats, out);
         }
         // RFC 5682 2 / 3.1 step 2b: after a timeout's first retransmission
-        // was acknowledged, F-RTO sends new data, not the retransmissions
-        // the timeout presumed lost; when none could go, the conventional
-        // recovery takes over at once.
-        let frto = self.frto_recover();
-        // RFC 5682 2 / 3.1 step 2b: "up to two new (previously unsent)
-        // segments". More would fill the window with data whose ACKs,
+        // was acknowledged, F-RTO sends "up to two new (previously unsent)
+        // segments", not the retransmissions the timeout presumed lost;
+        // when none could go, the conventional recovery takes over at
+        // once. More than two would fill the window with data whose ACKs,
         // if the loss was real, only come after the retransmissions: the
         // conventional recovery of step 3a would then have no room to
         // retransmit and wait for a second timeout.
+        let frto = self.frto_recover();
         let new_cap = match frto {
             Some(recover) => (recover + 2 * mss).wrapping_sub(self.snd_nxt).max(0) as usize,
             None => usize::MAX,
