@@ -167,15 +167,27 @@ impl TcpConnection {
             }
         }
         if !sent && (self.ack_now || self.window_update_due()) {
-            let spec = SegSpec {
-                seq: self.ack_seq(),
-                control: TcpControl::None,
-                data_off: 0,
-                data_len: 0,
-                syn: false,
-            };
-            self.emit(&spec, now, env, stats, out);
+            self.send_pure_ack(now, env, stats, out);
         }
+    }
+
+    /// A segment without data or flags: SEQ as [`Self::ack_seq`] says, the
+    /// current ACK, window and options.
+    fn send_pure_ack(
+        &mut self,
+        now: Instant,
+        env: &TxEnv,
+        stats: &mut TcpStats,
+        out: &mut Vec<PacketBuffer>,
+    ) {
+        let spec = SegSpec {
+            seq: self.ack_seq(),
+            control: TcpControl::None,
+            data_off: 0,
+            data_len: 0,
+            syn: false,
+        };
+        self.emit(&spec, now, env, stats, out);
     }
 
     /// One pure ACK per older DSACK block of this poll (RFC 2883 4: one
@@ -192,14 +204,7 @@ impl TcpConnection {
         let backlog = core::mem::take(&mut self.dsack_backlog);
         for &blk in &backlog {
             self.dsack = Some(blk);
-            let spec = SegSpec {
-                seq: self.ack_seq(),
-                control: TcpControl::None,
-                data_off: 0,
-                data_len: 0,
-                syn: false,
-            };
-            self.emit(&spec, now, env, stats, out);
+            self.send_pure_ack(now, env, stats, out);
         }
         // Keep the allocation for the next burst of duplicates.
         self.dsack_backlog = backlog;
