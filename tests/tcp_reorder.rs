@@ -136,6 +136,32 @@ fn every_duplicate_of_a_batch_gets_a_dsack_block() {
     assert!(h.recv().iter().all(|a| a.sack.is_empty()));
 }
 
+/// Without SACK, each out-of-order segment of a batch gets its own
+/// duplicate ACK (RFC 5681 4.2): a sender without SACK counts them to find
+/// a loss (RFC 5681 3.2), and one ACK per batch would leave it to the
+/// retransmission timer.
+#[test]
+fn without_sack_each_out_of_order_segment_gets_a_duplicate_ack() {
+    let mut h = RawHost::new(1500);
+    let (_c, ack) = h.passive_open(80);
+    let ours = ack.unwrap();
+    for k in 1..=4 {
+        h.inject(&data(ours, 1001 + k * 100, 100));
+    }
+    h.poll();
+    let acks = h.recv();
+    assert_eq!(acks.len(), 4, "{acks:?}");
+    assert!(
+        acks.iter()
+            .all(|a| a.ack == Some(1001) && a.sack.is_empty() && a.payload.is_empty()),
+        "{acks:?}"
+    );
+    // The hole filled: one ACK for everything.
+    h.send(&data(ours, 1001, 100));
+    let a = h.recv();
+    assert_eq!(a.iter().map(|a| a.ack).collect::<Vec<_>>(), [Some(1501)]);
+}
+
 /// 8 MB client → server over a 10 ms RTT path whose data direction adds
 /// 0..3 ms of random delay per frame (heavy reordering at this rate): no
 /// segment is dropped at the receiver and RACK's reordering window keeps

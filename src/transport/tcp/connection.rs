@@ -233,6 +233,13 @@ pub(crate) struct TcpConnection {
     /// [`DSACK_BACKLOG`]; empty, and unallocated, unless duplicates that
     /// do not touch arrive in one batch).
     pub(crate) dsack_backlog: Vec<(Seq, Seq)>,
+    /// Without SACK: out-of-order segments received in this poll, each
+    /// owed a duplicate ACK (RFC 5681 4.2).
+    pub(crate) dupacks_owed: u32,
+    /// Without SACK: duplicate ACKs that start fast retransmit (RFC 5681
+    /// DupThresh, 3), raised when reordering proves deeper (Linux
+    /// `tp->reordering`).
+    pub(crate) reordering: u32,
     /// The open fast-recovery or timeout episode's undo state (see
     /// `undo.rs`).
     pub(crate) undo: Option<Undo>,
@@ -383,6 +390,8 @@ impl TcpConnection {
             rack: Rack::new(),
             dsack: None,
             dsack_backlog: Vec::new(),
+            dupacks_owed: 0,
+            reordering: DUP_THRESH as u32,
             undo: None,
             nagle: cfg.nagle,
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
@@ -1131,7 +1140,7 @@ impl TcpConnection {
             // (RFC 5681 3.2). RFC 6582 3.2 step 2: not again until SND.UNA
             // passes the previous recovery point.
             if self.recovery.is_none()
-                && self.dupacks as usize >= DUP_THRESH
+                && self.dupacks >= self.reordering
                 && self.flight() > 0
                 && self.snd_una > self.last_recover
             {
@@ -1418,6 +1427,9 @@ impl TcpConnection {
             // RFC 5681 4.2: an out-of-order segment is ACKed at once (with
             // SACK blocks, RFC 2018 4).
             self.ack_now = true;
+            if !self.sack_enabled {
+                self.dupacks_owed = self.dupacks_owed.saturating_add(1);
+            }
         }
         if let Some(fin) = self.pending_fin {
             if fin == self.rcv_nxt {

@@ -90,6 +90,10 @@ pub struct TcpInfo {
     pub spurious_rto_undos: u64,
     /// RACK saw reordering on this connection (RFC 8985 6.2 step 3).
     pub reordering_seen: bool,
+    /// Without SACK: the duplicate ACKs that start fast retransmit, 3
+    /// (RFC 5681 DupThresh) until an undone recovery proves deeper
+    /// reordering (Linux `tcpi_reordering`).
+    pub reordering: u32,
     /// RACK's minimum RTT (RFC 8985 6.2 step 1), once sampled.
     pub min_rtt: Option<Duration>,
 }
@@ -137,6 +141,7 @@ impl TcpConnection {
             spurious_undos: self.counters.spurious_undos,
             spurious_rto_undos: self.counters.spurious_rto_undos,
             reordering_seen: self.rack.reordering_seen,
+            reordering: self.reordering,
             min_rtt: self.rack.min_rtt(),
         }
     }

@@ -145,6 +145,16 @@ impl TcpConnection {
         if !self.dsack_backlog.is_empty() {
             self.send_dsack_backlog(now, env, stats, out);
         }
+        if self.dupacks_owed > 1 {
+            // Without SACK: one duplicate ACK per out-of-order segment of
+            // this poll (RFC 5681 4.2), the last being the ACK the poll
+            // sends anyway; the sender counts them (RFC 5681 3.2).
+            for _ in 1..self.dupacks_owed.min(64) {
+                self.send_pure_ack(now, env, stats, out);
+            }
+            self.ack_now = true;
+        }
+        self.dupacks_owed = 0;
         let mut sent = false;
         if self.state != TcpState::SynReceived {
             sent = self.send_data(now, env, stats, out);

@@ -14,6 +14,11 @@
 //!   counts; with a 1 ms timestamp clock a retransmission sent within the
 //!   original's millisecond cannot be told apart and is never taken for
 //!   spurious.
+//! * **Minimum RTT**, without timestamps or SACK, for fast recovery: an
+//!   ACK covering the first retransmission that arrives sooner than the
+//!   path's minimum RTT after it was sent cannot be the retransmission's
+//!   (RFC 8985 6.2 step 2 reads RTT samples the same way); the original
+//!   arrived. Tested on that first ACK only, as Eifel.
 //! * **DSACK** (RFC 3708 3, as Linux's `undo_retrans`), for fast recovery:
 //!   every segment retransmitted in the episode is counted, every DSACK
 //!   block at or past the episode's start takes its segments off; when the
@@ -58,8 +63,15 @@
 //! (cwnd, ssthresh and CUBIC's `W_max`, `K` and epoch). After fast
 //! recovery it leaves recovery if nothing else is marked lost and counts
 //! `spurious_undos`; it is applied only while no other segment is marked
-//! lost (without SACK: once recovery has ended): a real loss in the same
-//! episode keeps the reduction. After an RTO (as Linux's
+//! lost: a real loss in the same episode keeps the reduction. Without
+//! SACK only the end of recovery says that — or the Eifel/minimum-RTT
+//! proof itself on a partial ACK (Linux's `tcp_try_undo_partial`): the
+//! late original filled the hole, and a real loss further on brings
+//! DupThresh duplicate ACKs again. An undone recovery without SACK also
+//! raises that DupThresh (`TcpConnection::reordering`, 3 at first) past
+//! the most duplicate ACKs the episode saw, at most 300 (Linux's
+//! `tcp_update_reordering` and `tcp_max_reordering`), so the same
+//! reordering does not trigger it again. After an RTO (as Linux's
 //! `tcp_try_undo_loss`) it ends the RTO recovery, takes RACK's "lost"
 //! marks off the segments the timeout marked and that were not
 //! retransmitted (RACK marks them again if a later delivery says so),
@@ -126,11 +138,19 @@ pub(crate) struct Undo {
     /// RFC 3522 `RetransmitTS`: the first retransmission's sequence number
     /// and TSval, until the first ACK covering it has been looked at.
     eifel: Option<(Seq, u32)>,
+    /// Without timestamps or SACK: the first retransmission's sequence
+    /// number and send time, until the first ACK covering it has been
+    /// looked at.
+    rtx_at: Option<(Seq, Instant)>,
     /// SND.NXT when recovery ended; the state is dropped once this is
     /// acknowledged.
     horizon: Option<Seq>,
     /// F-RTO's state (RTO episodes only).
     frto: Frto,
+    /// Without SACK: the most duplicate ACKs seen in the episode (how
+    /// many segments arrived past the hole: the reordering degree if the
+    /// episode was spurious).
+    peak_dupacks: u32,
 }
 
 /// What one ACK told, for the undo detectors (gathered by `process_ack`).
@@ -165,8 +185,10 @@ impl TcpConnection {
             retrans: 0,
             any_retransmitted: false,
             eifel: None,
+            rtx_at: None,
             horizon: None,
             frto: Frto::Off,
+            peak_dupacks: self.dupacks,
         });
     }
 
@@ -243,6 +265,8 @@ impl TcpConnection {
         if !u.any_retransmitted {
             u.any_retransmitted = true;
             u.eifel = tsval.map(|ts| (start, ts));
+            // SACK connections have DSACK instead.
+            u.rtx_at = (tsval.is_none() && !self.sack_enabled).then_some((start, now));
         }
     }
 
@@ -350,8 +374,11 @@ impl TcpConnection {
     /// Look at an ACK for proof that the episode was spurious, and undo
     /// it if so. Called after the ACK was processed.
     pub(crate) fn undo_on_ack(&mut self, a: &AckFacts, now: Instant, stats: &mut TcpStats) {
+        let (dupacks, min_rtt) = (self.dupacks, self.rack.min_rtt());
         let Some(u) = &mut self.undo else { return };
+        u.peak_dupacks = u.peak_dupacks.max(dupacks);
         let mut spurious = false;
+        let mut eifel = false;
         if let Some((first, rts)) = u.eifel {
             if a.ack > first {
                 // RFC 3522 3.2: only the first ACK acknowledging the
@@ -359,8 +386,20 @@ impl TcpConnection {
                 u.eifel = None;
                 if let Some(ecr) = a.tsecr {
                     // DET-3: TSecr < RetransmitTS (modulo 2^32).
-                    spurious |= (ecr.wrapping_sub(rts) as i32) < 0;
+                    eifel = (ecr.wrapping_sub(rts) as i32) < 0;
+                    spurious |= eifel;
                 }
+            }
+        }
+        if let Some((first, at)) = u.rtx_at {
+            if a.ack > first {
+                // Without timestamps: an ACK covering the retransmission
+                // sooner than the path's minimum RTT after it was sent
+                // cannot be the retransmission's; the original arrived
+                // (RFC 8985 6.2 step 2 reads RTT samples the same way).
+                u.rtx_at = None;
+                eifel = min_rtt.is_some_and(|m| now.saturating_duration_since(at) < m);
+                spurious |= eifel;
             }
         }
         if u.kind == UndoKind::Rto {
@@ -389,10 +428,13 @@ impl TcpConnection {
         let expired = u.horizon.is_some_and(|h| a.ack > h);
         // With SACK, RACK knows whether anything else is lost; without it
         // (NewReno's partial ACKs), only the end of recovery says so.
+        // Without SACK, Eifel's proof on a partial ACK is taken too (as
+        // Linux's `tcp_try_undo_partial`): the late original filled the
+        // hole; a real loss further on brings DupThresh duplicates again.
         let nothing_lost = if self.sack_enabled {
             !self.rack.has_lost()
         } else {
-            self.recovery.is_none()
+            self.recovery.is_none() || eifel
         };
         if spurious && nothing_lost {
             let Some(u) = self.undo.take() else { return };
@@ -400,6 +442,12 @@ impl TcpConnection {
             if self.recovery.is_some() {
                 self.recovery = None;
                 self.dupacks = 0;
+            }
+            if !self.sack_enabled {
+                // The reordering was deeper than DupThresh: wait for more
+                // duplicates next time (Linux `tcp_update_reordering`,
+                // bounded as its `tcp_max_reordering`).
+                self.reordering = self.reordering.max(u.peak_dupacks + 1).min(300);
             }
             self.counters.spurious_undos += 1;
             stats.spurious_undos += 1;
