@@ -14,11 +14,11 @@
 //!   counts; with a 1 ms timestamp clock a retransmission sent within the
 //!   original's millisecond cannot be told apart and is never taken for
 //!   spurious.
-//! * **Minimum RTT**, without timestamps or SACK, for fast recovery: an
-//!   ACK covering the first retransmission that arrives sooner than the
-//!   path's minimum RTT after it was sent cannot be the retransmission's
-//!   (RFC 8985 6.2 step 2 reads RTT samples the same way); the original
-//!   arrived. Tested on that first ACK only, as Eifel.
+//! * **Minimum RTT**, without timestamps or SACK, for fast recovery and
+//!   RTOs: an ACK covering the first retransmission that arrives sooner
+//!   than the path's minimum RTT after it was sent cannot be the
+//!   retransmission's (RFC 8985 6.2 step 2 reads RTT samples the same
+//!   way); the original arrived. Tested on that first ACK only, as Eifel.
 //! * **DSACK** (RFC 3708 3, as Linux's `undo_retrans`), for fast recovery:
 //!   every segment retransmitted in the episode is counted, every DSACK
 //!   block at or past the episode's start takes its segments off; when the
@@ -393,10 +393,10 @@ impl TcpConnection {
         }
         if let Some((first, at)) = u.rtx_at {
             if a.ack > first {
-                // Without timestamps: an ACK covering the retransmission
-                // sooner than the path's minimum RTT after it was sent
-                // cannot be the retransmission's; the original arrived
-                // (RFC 8985 6.2 step 2 reads RTT samples the same way).
+                // Without timestamps or SACK: an ACK covering the
+                // retransmission sooner than the path's minimum RTT after
+                // it was sent cannot be the retransmission's; the original
+                // arrived (RFC 8985 6.2 step 2 reads RTT samples so).
                 u.rtx_at = None;
                 eifel = min_rtt.is_some_and(|m| now.saturating_duration_since(at) < m);
                 spurious |= eifel;
