@@ -447,25 +447,41 @@ impl RawHost {
 
 use xdpnet::link::fault::{Direction, Fault, FaultConfig};
 
+/// Client and server stacks (as [`two_hosts`]) whose links apply `client`
+/// and `server` to the frames each sends.
+pub fn fault_hosts(mtu: usize, client: FaultConfig, server: FaultConfig) -> (Stack, Stack) {
+    let (la, lb) = pipe_pair(mtu);
+    let fa = Fault::new(la, client).expect("fault config");
+    let fb = Fault::new(lb, server).expect("fault config");
+    (
+        host(fa, &["198.18.0.1/24", "2001:2::1/64"]),
+        host(fb, &["198.18.0.2/24", "2001:2::2/64"]),
+    )
+}
+
+/// Faults on the frames a link sends: held `one_way`, plus up to `jitter`
+/// (which reorders), dropped with probability `drop`.
+pub fn tx_faults(one_way: Duration, jitter: Duration, drop: f64, seed: u64) -> FaultConfig {
+    FaultConfig {
+        drop,
+        delay: one_way,
+        jitter,
+        seed,
+        direction: Direction::Tx,
+        limit: 100_000,
+        ..FaultConfig::default()
+    }
+}
+
 /// Client and server stacks (as [`two_hosts`]) whose links each delay
 /// their outgoing frames by `one_way` and drop them with probability
 /// `drop` (seeded; the two directions use different seeds). The round
 /// trip time is `2 * one_way`.
 pub fn lossy_hosts(mtu: usize, one_way: Duration, drop: f64, seed: u64) -> (Stack, Stack) {
-    let (la, lb) = pipe_pair(mtu);
-    let cfg = |seed| FaultConfig {
-        drop,
-        delay: one_way,
-        seed,
-        direction: Direction::Tx,
-        limit: 100_000,
-        ..FaultConfig::default()
-    };
-    let fa = Fault::new(la, cfg(seed)).expect("fault config");
-    let fb = Fault::new(lb, cfg(seed ^ 0x5555)).expect("fault config");
-    (
-        host(fa, &["198.18.0.1/24", "2001:2::1/64"]),
-        host(fb, &["198.18.0.2/24", "2001:2::2/64"]),
+    fault_hosts(
+        mtu,
+        tx_faults(one_way, Duration::ZERO, drop, seed),
+        tx_faults(one_way, Duration::ZERO, drop, seed ^ 0x5555),
     )
 }
 

@@ -323,8 +323,7 @@ impl TcpConnection {
             return self.mss.max(1);
         }
         let max = if self.ts_enabled { 3 } else { 4 };
-        let blocks =
-            (usize::from(self.dsack.is_some()) + self.ooo.sack_blocks(max).count()).min(max);
+        let blocks = (usize::from(self.dsack.is_some()) + self.ooo.len()).min(max);
         let extra = if blocks > 0 { 4 + 8 * blocks } else { 0 };
         self.mss.saturating_sub(extra).max(1)
     }

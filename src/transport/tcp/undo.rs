@@ -378,7 +378,9 @@ impl TcpConnection {
         let Some(u) = &mut self.undo else { return };
         u.peak_dupacks = u.peak_dupacks.max(dupacks);
         let mut spurious = false;
-        let mut eifel = false;
+        // Eifel's or the minimum RTT's proof that the first retransmission
+        // was not needed (it also ends a no-SACK recovery, below).
+        let mut proven = false;
         if let Some((first, rts)) = u.eifel {
             if a.ack > first {
                 // RFC 3522 3.2: only the first ACK acknowledging the
@@ -386,8 +388,8 @@ impl TcpConnection {
                 u.eifel = None;
                 if let Some(ecr) = a.tsecr {
                     // DET-3: TSecr < RetransmitTS (modulo 2^32).
-                    eifel = (ecr.wrapping_sub(rts) as i32) < 0;
-                    spurious |= eifel;
+                    proven = (ecr.wrapping_sub(rts) as i32) < 0;
+                    spurious |= proven;
                 }
             }
         }
@@ -398,8 +400,8 @@ impl TcpConnection {
                 // it was sent cannot be the retransmission's; the original
                 // arrived (RFC 8985 6.2 step 2 reads RTT samples so).
                 u.rtx_at = None;
-                eifel = min_rtt.is_some_and(|m| now.saturating_duration_since(at) < m);
-                spurious |= eifel;
+                proven = min_rtt.is_some_and(|m| now.saturating_duration_since(at) < m);
+                spurious |= proven;
             }
         }
         if u.kind == UndoKind::Rto {
@@ -434,7 +436,7 @@ impl TcpConnection {
         let nothing_lost = if self.sack_enabled {
             !self.rack.has_lost()
         } else {
-            self.recovery.is_none() || eifel
+            self.recovery.is_none() || proven
         };
         if spurious && nothing_lost {
             let Some(u) = self.undo.take() else { return };
