@@ -7,6 +7,7 @@
 //! # Top-level keys first (TOML puts keys after a [[table]] into that table).
 //! routes = ["198.19.0.0/16 via 198.18.0.2", "default via 198.18.1.2",
 //!           "198.20.0.0/16 blackhole", "2001:2:0:ff::/64 unreachable"]
+//! neighbors = ["198.18.1.2 lladdr 02:00:00:00:00:02 dev veth1"]
 //! workers = 2              # default: number of --cores, else one per rx queue
 //! cores = "0,2-3"          # or [0, 2, 3]
 //! queues = "all"           # or "0-3": rx queues served on every interface
@@ -45,6 +46,10 @@
 //!   `default via GW` (IPv4 or IPv6 by the gateway). A bare address is a
 //!   host route. Without `dev`, the gateway's interface is the one whose
 //!   subnet contains it.
+//! * Static neighbor (`--neighbor`), `ip neigh` shaped:
+//!   `ADDR lladdr MAC dev IF` (a trailing `nud permanent` is accepted), e.g.
+//!   `198.18.1.2 lladdr 02:00:00:00:00:02 dev veth1`. Every shard gets the
+//!   entry; it never ages and is never probed (ARP / NDP are not asked).
 //! * Cores: `0,2-3` (the `taskset -c` syntax).
 
 use core::fmt;
@@ -56,6 +61,7 @@ use serde::Deserialize;
 
 use crate::stack::{NicId, Route};
 use crate::steering::XdpMode;
+use crate::wire::EthernetAddress;
 use crate::worker::placement::parse_list;
 
 /// AF_XDP copy mode (`--copy-mode`), as in xdp-bench `-C`.
@@ -400,6 +406,83 @@ impl RouteSpec {
     }
 }
 
+/// A static neighbor entry as written by the user:
+/// `ADDR lladdr MAC dev IF [nud permanent]` (`ip neigh replace` syntax).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeighborSpec {
+    /// The neighbor's IPv4 or IPv6 address.
+    pub addr: IpAddr,
+    /// Its MAC (unicast).
+    pub mac: EthernetAddress,
+    /// The interface it is on.
+    pub dev: String,
+}
+
+const NEIGHBOR_SYNTAX: &str = "write `ADDR lladdr MAC dev IF`, e.g. \
+                               `198.18.1.2 lladdr 02:00:00:00:00:02 dev veth1`";
+
+impl FromStr for NeighborSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let toks: Vec<&str> = s.split_whitespace().collect();
+        let toks = match toks.as_slice() {
+            [head @ .., "nud", "permanent"] => head,
+            t => t,
+        };
+        let [addr, "lladdr", mac, "dev", dev] = toks else {
+            return Err(format!("`{s}` is not a neighbor entry: {NEIGHBOR_SYNTAX}"));
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("`{addr}` is not an IP address; {NEIGHBOR_SYNTAX}"))?;
+        let mac: EthernetAddress = mac
+            .parse()
+            .map_err(|_| format!("`{mac}` is not a MAC address; {NEIGHBOR_SYNTAX}"))?;
+        if !mac.is_unicast() {
+            return Err(format!(
+                "{mac} is a multicast or broadcast MAC: a neighbor's MAC is unicast"
+            ));
+        }
+        if addr.is_multicast() || addr.is_unspecified() {
+            return Err(format!(
+                "{addr} is not a unicast address: neighbors are unicast hosts (multicast \
+                 MACs are derived from the group address)"
+            ));
+        }
+        check_ifname(dev)?;
+        Ok(NeighborSpec {
+            addr,
+            mac,
+            dev: dev.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for NeighborSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} lladdr {} dev {}", self.addr, self.mac, self.dev)
+    }
+}
+
+impl NeighborSpec {
+    /// The interface index (= `NicId`) among `interfaces`.
+    pub fn resolve(&self, interfaces: &[InterfaceSpec]) -> Result<NicId, String> {
+        let idx = interfaces
+            .iter()
+            .position(|i| i.name == self.dev)
+            .ok_or_else(|| {
+                format!(
+                    "neighbor `{self}` names interface {}, which is not one of the router's \
+                     (--iface). Fix: add --iface {}=ADDR/PREFIX or fix the name",
+                    self.dev, self.dev
+                )
+            })?;
+        Ok(NicId(
+            u16::try_from(idx).map_err(|_| "too many interfaces")?,
+        ))
+    }
+}
+
 /// Which rx queues to serve on every interface.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum QueueSelection {
@@ -488,6 +571,8 @@ struct RouterFile {
     interface: Vec<FileInterface>,
     #[serde(default)]
     routes: Vec<String>,
+    #[serde(default)]
+    neighbors: Vec<String>,
     workers: Option<usize>,
     cores: Option<CoresField>,
     queues: Option<String>,
@@ -507,6 +592,8 @@ pub struct RouterOptions {
     pub interfaces: Vec<InterfaceSpec>,
     /// Static routes (`--route`, `routes`).
     pub routes: Vec<RouteSpec>,
+    /// Static neighbors (`--neighbor`, `neighbors`).
+    pub neighbors: Vec<NeighborSpec>,
     /// `--workers`.
     pub workers: Option<usize>,
     /// `--cores`.
@@ -535,7 +622,7 @@ impl RouterOptions {
                 origin,
                 format!(
                     "{}. Fix: keys are interface (tables with name, addresses), routes, \
-                     workers, cores, queues, xdp_mode, copy_mode, busy_poll, interval, \
+                     neighbors, workers, cores, queues, xdp_mode, copy_mode, busy_poll, interval, \
                      duration, json; top-level keys must come before the first \
                      [[interface]]",
                     e.to_string().trim_end()
@@ -552,6 +639,12 @@ impl RouterOptions {
             o.routes.push(
                 r.parse()
                     .map_err(|e: String| err(format!("{origin}: routes[{i}]"), e))?,
+            );
+        }
+        for (i, n) in file.neighbors.iter().enumerate() {
+            o.neighbors.push(
+                n.parse()
+                    .map_err(|e: String| err(format!("{origin}: neighbors[{i}]"), e))?,
             );
         }
         o.workers = file.workers;
@@ -606,6 +699,9 @@ impl RouterOptions {
         }
         if !over.routes.is_empty() {
             self.routes = over.routes;
+        }
+        if !over.neighbors.is_empty() {
+            self.neighbors = over.neighbors;
         }
         macro_rules! take {
             ($($f:ident),*) => { $( if over.$f.is_some() { self.$f = over.$f; } )* };
@@ -678,9 +774,24 @@ impl RouterOptions {
                  --xdp-mode native, or --copy-mode auto/copy",
             ));
         }
+        for (i, n) in self.neighbors.iter().enumerate() {
+            if self.neighbors[..i]
+                .iter()
+                .any(|m| m.addr == n.addr && m.dev == n.dev)
+            {
+                return Err(err(
+                    "--neighbor",
+                    format!(
+                        "{} on {} is given twice. Fix: give each neighbor once",
+                        n.addr, n.dev
+                    ),
+                ));
+            }
+        }
         let cfg = RouterConfig {
             interfaces: self.interfaces,
             routes: self.routes,
+            neighbors: self.neighbors,
             workers: self.workers,
             cores: self.cores,
             queues: self.queues.unwrap_or_default(),
@@ -692,6 +803,7 @@ impl RouterOptions {
             json: self.json.unwrap_or(false),
         };
         cfg.stack_routes()?;
+        cfg.stack_neighbors()?;
         Ok(cfg)
     }
 }
@@ -703,6 +815,8 @@ pub struct RouterConfig {
     pub interfaces: Vec<InterfaceSpec>,
     /// Static routes.
     pub routes: Vec<RouteSpec>,
+    /// Static neighbors.
+    pub neighbors: Vec<NeighborSpec>,
     /// Worker count, if fixed.
     pub workers: Option<usize>,
     /// Cores to pin workers to, if given.
@@ -736,6 +850,19 @@ impl RouterConfig {
             .collect()
     }
 
+    /// The static neighbors as (interface, address, MAC).
+    pub fn stack_neighbors(&self) -> Result<Vec<(NicId, IpAddr, EthernetAddress)>, ConfigError> {
+        self.neighbors
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                n.resolve(&self.interfaces)
+                    .map(|nic| (nic, n.addr, n.mac))
+                    .map_err(|e| err(format!("neighbor {} (`{n}`)", i + 1), e))
+            })
+            .collect()
+    }
+
     /// The configuration in the config-file syntax (parses back to itself).
     pub fn to_toml(&self) -> String {
         use std::fmt::Write;
@@ -743,6 +870,10 @@ impl RouterConfig {
         let mut o = String::new();
         let routes: Vec<String> = self.routes.iter().map(|r| q(&r.to_string())).collect();
         let _ = writeln!(o, "routes = [{}]", routes.join(", "));
+        if !self.neighbors.is_empty() {
+            let n: Vec<String> = self.neighbors.iter().map(|n| q(&n.to_string())).collect();
+            let _ = writeln!(o, "neighbors = [{}]", n.join(", "));
+        }
         if let Some(w) = self.workers {
             let _ = writeln!(o, "workers = {w}");
         }
@@ -871,9 +1002,74 @@ mod tests {
     }
 
     #[test]
+    fn neighbor_syntax_and_its_errors() {
+        let n: NeighborSpec = "198.18.1.2 lladdr 02:00:00:00:00:02 dev veth1 nud permanent"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            n.to_string(),
+            "198.18.1.2 lladdr 02:00:00:00:00:02 dev veth1"
+        );
+        assert_eq!(n.to_string().parse::<NeighborSpec>().unwrap(), n);
+        for (bad, needle) in [
+            (
+                "198.18.1.2 02:00:00:00:00:02 dev veth1",
+                "ADDR lladdr MAC dev IF",
+            ),
+            (
+                "198.18.1.2 lladdr 02:00:00:00:00:02",
+                "ADDR lladdr MAC dev IF",
+            ),
+            (
+                "host lladdr 02:00:00:00:00:02 dev v",
+                "`host` is not an IP address",
+            ),
+            (
+                "198.18.1.2 lladdr 02:00:00:00:02 dev v",
+                "not a MAC address",
+            ),
+            (
+                "198.18.1.2 lladdr ff:ff:ff:ff:ff:ff dev v",
+                "multicast or broadcast MAC",
+            ),
+            (
+                "224.0.0.1 lladdr 02:00:00:00:00:02 dev v",
+                "not a unicast address",
+            ),
+        ] {
+            let e = bad.parse::<NeighborSpec>().unwrap_err();
+            assert!(e.contains(needle), "{bad}: {e}");
+        }
+        let base = || RouterOptions {
+            interfaces: vec!["veth0=198.18.0.1/24".parse().unwrap()],
+            ..RouterOptions::default()
+        };
+        let e = RouterOptions {
+            neighbors: vec!["198.18.0.2 lladdr 02:00:00:00:00:02 dev veth9"
+                .parse()
+                .unwrap()],
+            ..base()
+        }
+        .finish()
+        .unwrap_err();
+        assert!(e.to_string().contains("--iface veth9="), "{e}");
+        let twice: NeighborSpec = "198.18.0.2 lladdr 02:00:00:00:00:02 dev veth0"
+            .parse()
+            .unwrap();
+        let e = RouterOptions {
+            neighbors: vec![twice.clone(), twice],
+            ..base()
+        }
+        .finish()
+        .unwrap_err();
+        assert!(e.to_string().contains("given twice"), "{e}");
+    }
+
+    #[test]
     fn toml_file_and_overlay() {
         let text = r#"
 routes = ["198.19.0.0/16 via 198.18.0.2"]
+neighbors = ["198.18.0.2 lladdr 02:00:00:00:00:02 dev veth0", "2001:2::2 lladdr 2-0-0-0-0-3 dev veth0"]
 workers = 2
 cores = "0-1"
 xdp_mode = "generic"
@@ -881,7 +1077,7 @@ interval = 0.5
 
 [[interface]]
 name = "veth0"
-addresses = ["198.18.0.1/24"]
+addresses = ["198.18.0.1/24", "2001:2::1/64"]
 "#;
         let file = RouterOptions::from_toml(text, "r.toml").unwrap();
         let cli = RouterOptions {
@@ -895,6 +1091,21 @@ addresses = ["198.18.0.1/24"]
         assert_eq!(c.xdp_mode, XdpMode::Generic);
         assert!(c.json);
         assert_eq!(c.interval, 0.5);
+        assert_eq!(
+            c.stack_neighbors().unwrap(),
+            vec![
+                (
+                    NicId(0),
+                    "198.18.0.2".parse().unwrap(),
+                    EthernetAddress([2, 0, 0, 0, 0, 2])
+                ),
+                (
+                    NicId(0),
+                    "2001:2::2".parse().unwrap(),
+                    EthernetAddress([2, 0, 0, 0, 0, 3])
+                ),
+            ]
+        );
         // The printed form parses back to the same configuration.
         let again = RouterOptions::from_toml(&c.to_toml(), "printed")
             .unwrap()

@@ -11,6 +11,7 @@
 //! numbers on a shared machine are noise.
 
 use std::process::Command;
+use std::sync::Mutex;
 
 use serde_json::Value;
 
@@ -50,11 +51,15 @@ fn created_names(stderr: &str) -> (Vec<String>, Vec<String>) {
     (namespaces, links)
 }
 
+/// One benchmark at a time: they share the machine's cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
 #[test]
 fn bench_veth_reports_both_duts_and_cleans_up() {
     if !is_root("bench_veth_reports_both_duts_and_cleans_up") {
         return;
     }
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let out = Command::new(env!("CARGO_BIN_EXE_xdpnet"))
         .args(["bench", "veth", "-d", "3", "--json"])
         .output()
@@ -165,5 +170,77 @@ fn bench_veth_reports_both_duts_and_cleans_up() {
     .into_owned();
     for l in &links {
         assert!(!link_list.contains(l.as_str()), "interface {l} left behind");
+    }
+}
+
+/// `--dut-cores 0,1`: two veth queues per end, a router worker (or kernel
+/// NAPI thread) per core, one generator thread per queue (xdp-live: on
+/// the core whose number picks the queue) and one sink reading both.
+/// Every queue must carry traffic through the router: both workers
+/// receive, and each sink queue gets most of what its worker received.
+/// (A worker that had to resolve the sink's MAC itself could not: the
+/// sink's socket takes its ARP replies; the router gets it as a static
+/// `--neighbor`.) The cores overlap with the generator and the sink on
+/// this 2-core machine, so the values are not looked at.
+#[test]
+fn bench_veth_spreads_over_several_dut_cores() {
+    if !is_root("bench_veth_spreads_over_several_dut_cores") {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new(env!("CARGO_BIN_EXE_xdpnet"))
+        .args([
+            "bench",
+            "veth",
+            "-d",
+            "1",
+            "--points",
+            "2",
+            "--search-steps",
+            "0",
+            "--dut-cores",
+            "0,1",
+            "--gen-core",
+            "0,1",
+            "--json",
+        ])
+        .output()
+        .expect("run xdpnet bench veth");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "bench veth failed ({}):\n{stderr}",
+        out.status
+    );
+    assert!(stderr.contains("2 queue(s) per veth end"), "{stderr}");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(doc["placement"]["dut_cores"], serde_json::json!([0, 1]));
+    assert_eq!(
+        doc["placement"]["generator_cores"],
+        serde_json::json!([0, 1])
+    );
+    let duts = doc["duts"].as_array().expect("duts");
+    let linux = &duts[0]["half_load"];
+    assert!(num(linux, &["rx_packets"]) > 0.0, "{linux}");
+    let x = &duts[1]["half_load"];
+    let counts = |k: &str| -> Vec<f64> {
+        x[k].as_array()
+            .unwrap_or_else(|| panic!("{k} in {x}"))
+            .iter()
+            .map(|v| v.as_f64().unwrap_or(0.0))
+            .collect()
+    };
+    let workers = counts("dut_worker_packets");
+    let sink = counts("sink_queue_packets");
+    assert_eq!(workers.len(), 2, "{x}");
+    assert_eq!(sink.len(), 2, "{x}");
+    assert!(
+        workers.iter().all(|&n| n > 0.0),
+        "a worker got nothing: {x}"
+    );
+    // Worker i sends on queue i of the egress end, which the sink reads
+    // as its queue i: most of what each worker received arrives there.
+    for (i, (w, s)) in workers.iter().zip(&sink).enumerate() {
+        assert!(*s >= w / 2.0, "queue {i}: worker got {w}, sink {s}: {x}");
     }
 }

@@ -177,6 +177,7 @@ fn flows_of_another_shard_are_handed_off_to_their_owner() {
             addresses: vec!["198.18.0.1/24".parse().unwrap()],
         }],
         routes: vec![],
+        neighbors: vec![],
         forwarding: false,
         stack: StackConfig::default(),
     };
@@ -311,6 +312,7 @@ fn stop_flag_ends_idle_workers_promptly_and_idle_workers_sleep() {
             },
         ],
         routes: vec![],
+        neighbors: vec![],
         forwarding: true,
         stack: StackConfig::default(),
     };
@@ -487,4 +489,59 @@ fn router_app_forwards_between_interfaces_and_applies_route_snapshots() {
     assert_eq!(j["forwarded"], 25);
     assert_eq!(j["interfaces"][1]["name"], "b");
     assert_eq!(j["workers"][0]["queues"][1], "b:0");
+}
+
+#[test]
+fn static_neighbors_reach_every_shard_and_skip_resolution() {
+    // `--neighbor` as the router's configuration takes it.
+    let cfg = RouterOptions {
+        interfaces: vec!["eth0=198.18.0.1/24".parse::<InterfaceSpec>().unwrap()],
+        neighbors: vec![
+            "198.18.0.10 lladdr 02:00:00:00:00:10 dev eth0 nud permanent"
+                .parse()
+                .unwrap(),
+        ],
+        ..RouterOptions::default()
+    }
+    .finish()
+    .unwrap();
+    let setup = ShardSetup {
+        interfaces: vec![InterfaceSetup {
+            name: "eth0".into(),
+            addresses: vec!["198.18.0.1/24".parse().unwrap()],
+        }],
+        routes: vec![],
+        neighbors: cfg.stack_neighbors().unwrap(),
+        forwarding: true,
+        stack: StackConfig::default(),
+    };
+    let now = Instant::ZERO;
+    for shard in 0..2 {
+        let (mine, mut far) = Pipe::pair(PipeConfig::new(mac(0xa0)), PipeConfig::new(mac(0x10)));
+        let mut stack = setup
+            .build_stack(
+                shard,
+                2,
+                vec![Box::new(mine) as Box<dyn LinkEndpoint + Send>],
+            )
+            .unwrap();
+        let entry = stack.nics()[0]
+            .arp_cache()
+            .get("198.18.0.10".parse().unwrap())
+            .unwrap_or_else(|| panic!("shard {shard} has no entry"));
+        assert_eq!(entry.mac, Some(mac(0x10)));
+        assert_eq!(entry.state, xdpnet::stack::neighbor::NeighborState::Static);
+        // The first datagram goes straight to the MAC: no ARP request.
+        let h = stack.udp_bind(SocketAddr::new(ip("0.0.0.0"), 9)).unwrap();
+        stack
+            .udp_send_to(h, b"hello", SocketAddr::new(ip("198.18.0.10"), 9), now)
+            .unwrap();
+        stack.poll(now);
+        let mut got = Vec::new();
+        far.read_packets(&mut got, 64, now);
+        assert_eq!(got.len(), 1, "shard {shard}: one frame, no ARP");
+        let f = got[0].as_slice();
+        assert_eq!(&f[..6], &mac(0x10).0, "shard {shard}: to the static MAC");
+        assert_eq!(&f[12..14], &[0x08, 0x00], "shard {shard}: IPv4, not ARP");
+    }
 }

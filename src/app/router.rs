@@ -335,6 +335,7 @@ impl RouterApp {
     /// Start the workers. `stop` ends them when set.
     pub fn start(mut self, stop: Arc<AtomicBool>) -> Result<RunningRouter, RouterError> {
         let routes = self.config.stack_routes()?;
+        let neighbors = self.config.stack_neighbors()?;
         let setup = ShardSetup {
             interfaces: self
                 .config
@@ -346,6 +347,7 @@ impl RouterApp {
                 })
                 .collect(),
             routes,
+            neighbors,
             forwarding: self.forwarding,
             stack: StackConfig {
                 // A host application drains its rx rings each poll (see

@@ -36,7 +36,7 @@ enum BenchKind {
 
 #[derive(Debug, Args)]
 struct VethArgs {
-    /// Seconds per trial (1..=15).
+    /// Seconds per trial (1..=60).
     #[arg(short = 'd', long, value_name = "SECS", default_value_t = 10.0)]
     duration: f64,
     /// Ethernet frame size without FCS (60..=1514).
@@ -49,14 +49,21 @@ struct VethArgs {
     /// Write DIR/<date>-veth.json and DIR/<date>-veth.svg.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Core of the generator.
-    #[arg(long, value_name = "CORE", default_value_t = 0)]
-    gen_core: usize,
+    /// Cores of the generator, e.g. 0 or 2,3. With several DUT cores and
+    /// the xdp-live engine, one per DUT queue: veth puts the frames sent
+    /// from core C on queue C mod (number of DUT cores).
+    #[arg(
+        long,
+        visible_alias = "gen-cores",
+        value_name = "LIST",
+        default_value = "0"
+    )]
+    gen_core: String,
     /// Core of the sink.
     #[arg(long, value_name = "CORE", default_value_t = 0)]
     sink_core: usize,
-    /// Core of the DUT (one veth queue and one router worker per core;
-    /// one core only yet).
+    /// Cores of the DUT, e.g. 1 or 2,3: one veth queue per core, served by
+    /// one router worker or one kernel NAPI thread (or RPS target) each.
     #[arg(long, value_name = "LIST", default_value = "1")]
     dut_cores: String,
     /// Load points of the sweep: POINTS−1 even fractions of the
@@ -122,6 +129,7 @@ fn veth(a: VethArgs) -> Result<(), String> {
         );
     }
     let dut_cores = parse_list(&a.dut_cores).map_err(|e| format!("--dut-cores: {e}"))?;
+    let gen_cores = parse_list(&a.gen_core).map_err(|e| format!("--gen-core: {e}"))?;
     let exe = std::env::current_exe()
         .map_err(|e| format!("cannot find the xdpnet binary to spawn: {e}"))?;
     let cfg = BenchConfig {
@@ -129,7 +137,7 @@ fn veth(a: VethArgs) -> Result<(), String> {
         duration: a.duration,
         size: a.size,
         placement: Placement {
-            gen_core: a.gen_core,
+            gen_cores,
             sink_core: a.sink_core,
             dut_cores,
         },

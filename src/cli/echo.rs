@@ -100,6 +100,7 @@ impl HostArgs {
             .overlay(RouterOptions {
                 interfaces: a.iface,
                 routes: a.route,
+                neighbors: Vec::new(),
                 workers: a.workers,
                 cores: a.cores.map(|c| c.0),
                 queues: a.queues,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use clap::Args;
 use xdpnet::app::router::{preflight, xdp_link_factory, RouterApp, Steering};
 use xdpnet::config::{
-    parse_xdp_mode, CopyMode, InterfaceSpec, QueueSelection, RouteSpec, RouterOptions,
+    parse_xdp_mode, CopyMode, InterfaceSpec, NeighborSpec, QueueSelection, RouteSpec, RouterOptions,
 };
 use xdpnet::steering::XdpMode;
 use xdpnet::worker::placement::parse_list;
@@ -34,6 +34,11 @@ pub struct RouterArgs {
     /// "PREFIX blackhole", "PREFIX unreachable", "default via GW".
     #[arg(long = "route", value_name = "\"PREFIX via GW\"")]
     route: Vec<RouteSpec>,
+    /// A static neighbor (repeatable), as `ip neigh replace` takes it:
+    /// "ADDR lladdr MAC dev IF". Every worker gets the entry; it never ages
+    /// and is never probed, so the neighbor need not answer ARP / NDP.
+    #[arg(long = "neighbor", value_name = "\"ADDR lladdr MAC dev IF\"")]
+    neighbor: Vec<NeighborSpec>,
     /// Worker threads (default: the number of --cores, else one per rx
     /// queue). Fewer workers than queues: round-robin.
     #[arg(long, value_name = "N")]
@@ -85,6 +90,7 @@ impl RouterArgs {
         RouterOptions {
             interfaces: self.iface.clone(),
             routes: self.route.clone(),
+            neighbors: self.neighbor.clone(),
             workers: self.workers,
             cores: self.cores.as_ref().map(|c| c.0.clone()),
             queues: self.queues.clone(),

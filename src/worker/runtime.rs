@@ -47,6 +47,7 @@
 //! own thread. The stop flag is an `Arc<AtomicBool>` owned by the caller,
 //! so a signal handler (signal-hook) can set it directly.
 
+use std::net::IpAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -60,8 +61,9 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::config::CopyMode;
 use crate::link::LinkEndpoint;
-use crate::stack::{Route, Stack, StackConfig, StackEvent};
+use crate::stack::{NicId, Route, Stack, StackConfig, StackEvent};
 use crate::time::Instant;
+use crate::wire::EthernetAddress;
 
 use super::inbox::{ControlEvent, Inbox, RouteChange};
 use super::links::{LinkFactory, LinkOpenError, LinkRequest, LinkRole, OpenedLink, QueueGroup};
@@ -116,6 +118,8 @@ pub struct ShardSetup {
     pub interfaces: Vec<InterfaceSetup>,
     /// Static routes (their NIC ids index `interfaces`).
     pub routes: Vec<Route>,
+    /// Static neighbor entries (NIC, address, MAC), on every shard.
+    pub neighbors: Vec<(NicId, IpAddr, EthernetAddress)>,
     /// IPv4 and IPv6 forwarding on every NIC (a router: yes).
     pub forwarding: bool,
     /// Stack settings; `partition`/`partitions` are set per shard.
@@ -160,6 +164,11 @@ impl ShardSetup {
             stack
                 .add_route(*r)
                 .map_err(|e| format!("route {}: {e}", r.prefix))?;
+        }
+        for &(nic, addr, mac) in &self.neighbors {
+            stack
+                .add_static_neighbor(nic, addr, mac)
+                .map_err(|e| format!("neighbor {addr}: {e}"))?;
         }
         Ok(stack)
     }

@@ -11,17 +11,17 @@
 //! so overload is dropped at the veth ring, not after the copy into a full
 //! AF_XDP ring).
 //!
-//! Why one process per trial: the sink's AF_XDP socket takes every frame
-//! on its veth end (steering policy `all`), ARP included, and the router
-//! has no static neighbor entries, so the router must learn the sink's MAC
-//! while no sink is attached. Each trial starts the router, pings the
-//! sink's address from the generator's kernel *through the router* (the
-//! sink's kernel answers ARP and the echo), which both proves the router
-//! is forwarding and fills its neighbor cache; then the sink and the
-//! generator start. A REACHABLE entry stays usable for at least 15 s (half
-//! the 30 s base reachable time) plus the 5 s DELAY state, longer than
-//! one trial of the default 10 s; [`super::BenchConfig::validate`]
-//! rejects longer trials.
+//! Why one process per trial: each trial starts from the same state (empty
+//! rings, fresh counters), and the router's `--json` summary is the
+//! trial's. The sink's AF_XDP socket takes every frame on its veth end
+//! (steering policy `all`), ARP included, so the sink never answers ARP
+//! while it runs: the router gets the sink's MAC as a static neighbor
+//! (`--neighbor`, on every worker; with several workers each would
+//! otherwise have to resolve it itself, and only the one that asked
+//! before the sink attached could). Each trial starts the router, pings
+//! the sink's address from the generator's kernel *through the router*
+//! (the sink's kernel answers the echo), which proves the router is
+//! forwarding; then the sink and the generator start.
 
 use std::time::{Duration, Instant};
 
@@ -124,6 +124,12 @@ impl Dut for XdpnetDut {
                 &format!("{}={DUT_GEN_ADDR}/24", topo.dut_gen_if()),
                 "--iface",
                 &format!("{}={DUT_SINK_ADDR}/24", topo.dut_sink_if()),
+                "--neighbor",
+                &format!(
+                    "{SINK_ADDR} lladdr {} dev {}",
+                    topo.sink_mac,
+                    topo.dut_sink_if()
+                ),
                 "--cores",
                 &cores,
                 "-i",

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! { "benchmark": "veth", "date", "frame_size", "trial_seconds",
-//!   "placement": {"generator_core", "sink_core", "dut_cores"},
+//!   "placement": {"generator_cores", "sink_core", "dut_cores"},
 //!   "generator_engine": "xsk"|"xdp-live", "kernel_ingress_xdp_pass": bool,
 //!   "machine": {"cpu", "cpus", "kernel"},
 //!   "generator_max_pps", "offered_loads_pps": [...],
@@ -105,6 +105,8 @@ fn trial_json(t: &Trial) -> Value {
         "dut_forwarded": t.dut_forwarded,
         "ingress_drops": t.ingress_drops,
         "dut_xsk_drops": t.dut_xsk_drops,
+        "sink_queue_packets": t.sink_queue_packets,
+        "dut_worker_packets": t.dut_worker_packets,
     })
 }
 
@@ -177,7 +179,7 @@ pub fn to_json(r: &BenchReport) -> Value {
         "trial_seconds": r.config.duration,
         "busy_poll": r.config.busy_poll,
         "placement": {
-            "generator_core": p.gen_core,
+            "generator_cores": p.gen_cores,
             "sink_core": p.sink_core,
             "dut_cores": p.dut_cores,
         },

@@ -9,11 +9,12 @@
 //! possible from the three, and the generator (which spins between
 //! rate-limited batches) never starves the sink.
 //!
-//! A trial: the DUT gets ready → one `xdpnet sink` per queue starts on the
-//! sink core and says "Receiving on" → CPU snapshot → one
-//! `xdpnet pktgen` per queue runs for the trial's duration on the
-//! generator core → CPU snapshot → 300 ms for frames in flight → the sinks
-//! get SIGTERM and print their JSON → the DUT ends the trial.
+//! A trial: the DUT gets ready → `xdpnet sink` starts on the sink core,
+//! one socket per queue, and says "Receiving on" → CPU snapshot →
+//! `xdpnet pktgen` runs for the trial's duration, one thread per queue on
+//! the generator core that feeds it → CPU snapshot → 300 ms for frames in
+//! flight → the sink gets SIGTERM and prints its JSON → the DUT ends the
+//! trial.
 //!
 //! * offered load = the generators' measured transmit rate (`tx_pps`);
 //! * throughput = frames the sinks received / the generators' duration;
@@ -82,6 +83,10 @@ pub struct Trial {
     /// Frames the router's AF_XDP sockets dropped (`XDP_STATISTICS`
     /// rx_dropped + rx_ring_full; xdpnet only).
     pub dut_xsk_drops: Option<u64>,
+    /// Frames the sink received on each queue.
+    pub sink_queue_packets: Vec<u64>,
+    /// Frames each router worker received (xdpnet only).
+    pub dut_worker_packets: Option<Vec<u64>>,
 }
 
 impl Trial {
@@ -160,6 +165,17 @@ pub fn combine(target_pps: Option<f64>, gens: &[Value], sinks: &[Value], cpu: Cp
         dut_forwarded: None,
         ingress_drops: 0,
         dut_xsk_drops: None,
+        sink_queue_packets: sinks
+            .iter()
+            .flat_map(|s| {
+                s["per_queue_rx_packets"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .map(|v| v.as_u64().unwrap_or(0))
+            .collect(),
+        dut_worker_packets: None,
     }
 }
 
@@ -184,6 +200,9 @@ pub fn run_trial(
                 })
                 .sum()
         });
+        t.dut_worker_packets = doc["workers"]
+            .as_array()
+            .map(|a| a.iter().map(|w| u64_at(w, &["rx_packets"])).collect());
     }
     Ok(t)
 }
@@ -196,10 +215,8 @@ fn measure(
 ) -> Result<Trial, String> {
     let p = &topo.placement;
     let exe = cfg.exe.as_os_str();
-    let mut sinks = Vec::new();
-    for q in 0..topo.queues {
-        sinks.push(start_sink(cfg, topo, q)?);
-    }
+    let queues = topo.queues as usize;
+    let mut sink = start_sink(cfg, topo)?;
     let tx_dropped = format!("/sys/class/net/{}/statistics/tx_dropped", topo.gen_if());
     let read_drops = || -> u64 {
         topo.gen
@@ -210,61 +227,65 @@ fn measure(
     };
     let drops_before = read_drops();
     let before = cpu::snapshot(&p.dut_cores, threads)?;
-    let per_queue = target_pps.map(|r| (r / f64::from(topo.queues)).max(1.0));
-    let mut gens = Vec::new();
-    for q in 0..topo.queues {
-        // Priorities: see topology::GEN_NICE.
-        let mut cmd = topo.gen.command("nice");
-        cmd.args(["-n", &GEN_NICE.to_string(), "taskset", "-c"])
-            .arg(p.gen_core.to_string())
-            .arg(exe)
-            .args([
-                "pktgen",
-                topo.gen_if(),
-                // The same engine for both DUTs (xdp-live: the kernel
-                // DUT's ingress runs an XDP_PASS program, see xdp_pass).
-                "--engine",
-                cfg.gen_engine.as_str(),
-                "--queues",
-                &q.to_string(),
-                "--dst-mac",
-                &topo.dut_gen_mac,
-                "--src-ip",
-                GEN_ADDR,
-                "--dst-ip",
-                SINK_ADDR,
-                "--src-port",
-                &(1024 + q).to_string(),
-                "-s",
-                &cfg.size.to_string(),
-                "-r",
-                &per_queue.map_or_else(|| "0".to_string(), |r| format!("{r:.0}")),
-                "-d",
-                &cfg.duration.to_string(),
-                "-i",
-                "0",
-                "--json",
-            ]);
-        gens.push(Spawned::spawn(&format!("xdpnet pktgen (queue {q})"), cmd)?);
-    }
+    // One generator thread per queue, each on the core that feeds that
+    // queue (validated: see Placement::gen_core_of_queue); one flow per
+    // queue (pktgen puts flow i on its queue i mod N).
+    let gen_cores = (0..queues)
+        .map(|q| {
+            p.gen_core_of_queue(q, cfg.gen_engine)
+                .map(|c| c.to_string())
+                .ok_or_else(|| format!("no generator core feeds DUT queue {q}"))
+        })
+        .collect::<Result<Vec<_>, String>>()?
+        .join(",");
+    let last_queue = queues - 1;
+    // Priorities: see topology::GEN_NICE.
+    let mut cmd = topo.gen.command("nice");
+    cmd.args(["-n", &GEN_NICE.to_string(), "taskset", "-c"])
+        .arg(&gen_cores)
+        .arg(exe)
+        .args([
+            "pktgen",
+            topo.gen_if(),
+            // The same engine for both DUTs (xdp-live: the kernel DUT's
+            // ingress runs an XDP_PASS program, see xdp_pass).
+            "--engine",
+            cfg.gen_engine.as_str(),
+            "--queues",
+            &format!("0-{last_queue}"),
+            "--cores",
+            &gen_cores,
+            "--flows",
+            &queues.to_string(),
+            "--dst-mac",
+            &topo.dut_gen_mac,
+            "--src-ip",
+            GEN_ADDR,
+            "--dst-ip",
+            SINK_ADDR,
+            "--src-port",
+            &format!("1024-{}", 1024 + last_queue),
+            "-s",
+            &cfg.size.to_string(),
+            "-r",
+            &target_pps.map_or_else(|| "0".to_string(), |r| format!("{:.0}", r.max(1.0))),
+            "-d",
+            &cfg.duration.to_string(),
+            "-i",
+            "0",
+            "--json",
+        ]);
+    let mut gen = Spawned::spawn("xdpnet pktgen", cmd)?;
     let wait = Duration::from_secs_f64(cfg.duration + 30.0);
-    let mut gen_docs = Vec::new();
-    for g in &mut gens {
-        let out = g.finish(wait)?;
-        gen_docs.push(parse_json("xdpnet pktgen", &out)?);
-    }
+    let gen_doc = parse_json("xdpnet pktgen", &gen.finish(wait)?)?;
     let after = cpu::snapshot(&p.dut_cores, threads)?;
     // Frames still in the DUT's and the sink's rings.
     std::thread::sleep(Duration::from_millis(300));
-    let mut sink_docs = Vec::new();
-    for s in &mut sinks {
-        let out = s.terminate(Duration::from_secs(10))?;
-        sink_docs.push(parse_json("xdpnet sink", &out)?);
-    }
+    let sink_doc = parse_json("xdpnet sink", &sink.terminate(Duration::from_secs(10))?)?;
     let mut t = combine(
         target_pps,
-        &gen_docs,
-        &sink_docs,
+        &[gen_doc],
+        &[sink_doc],
         cpu::usage(&before, &after),
     );
     t.ingress_drops = read_drops().saturating_sub(drops_before);
@@ -276,14 +297,14 @@ fn measure(
 /// 5 s were seen on the loaded 2-vCPU machine after kernel-DUT trials).
 const SINK_ATTEMPTS: usize = 120;
 
-/// Start `xdpnet sink` on queue `q` and wait until it receives.
+/// Start `xdpnet sink` on every queue and wait until it receives.
 ///
 /// The previous trial's sink has exited, but the kernel may not have
-/// released its AF_XDP socket yet (the socket is freed asynchronously
+/// released its AF_XDP sockets yet (a socket is freed asynchronously
 /// after the process exits; the cause of the multi-second delays seen was
-/// not pinned down), and the new sink then finds the queue busy. That is
+/// not pinned down), and the new sink then finds a queue busy. That is
 /// retried for up to 30 s; any other failure is returned at once.
-fn start_sink(cfg: &BenchConfig, topo: &Topology, q: u32) -> Result<Spawned, String> {
+fn start_sink(cfg: &BenchConfig, topo: &Topology) -> Result<Spawned, String> {
     let p = &topo.placement;
     let mut last = String::new();
     for _ in 0..SINK_ATTEMPTS {
@@ -295,12 +316,12 @@ fn start_sink(cfg: &BenchConfig, topo: &Topology, q: u32) -> Result<Spawned, Str
                 "sink",
                 topo.sink_if(),
                 "-q",
-                &q.to_string(),
+                &format!("0-{}", topo.queues.max(1) - 1),
                 "-i",
                 "0",
                 "--json",
             ]);
-        let mut s = Spawned::spawn(&format!("xdpnet sink (queue {q})"), cmd)?;
+        let mut s = Spawned::spawn("xdpnet sink", cmd)?;
         match s.wait_for_line("Receiving on", Duration::from_secs(20)) {
             Ok(()) => return Ok(s),
             Err(e) if e.contains("already used by another AF_XDP socket") => {
@@ -402,7 +423,8 @@ mod tests {
             json!({"tx_packets": 400, "tx_pps": 133.0, "duration_s": 2.9}),
         ];
         let sinks = [
-            json!({"stamped": 500, "latency": {"p50_ns": 10, "p99_ns": 90, "max_ns": 100}}),
+            json!({"stamped": 500, "per_queue_rx_packets": [300, 200],
+                   "latency": {"p50_ns": 10, "p99_ns": 90, "max_ns": 100}}),
             json!({"stamped": 490, "latency": {"p50_ns": 20, "p99_ns": 50, "max_ns": 70}}),
         ];
         let cpu = CpuUsage {
@@ -415,6 +437,7 @@ mod tests {
         assert!((r.throughput_pps - 330.0).abs() < 1e-9);
         assert_eq!((r.latency.p50_ns, r.latency.p99_ns), (20, 90));
         assert!((r.cpu_ns_per_packet - 100.0).abs() < 1e-9);
+        assert_eq!(r.sink_queue_packets, [300, 200]);
         assert!(!r.no_drop());
     }
 

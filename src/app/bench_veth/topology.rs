@@ -8,12 +8,14 @@
 //! ```
 //!
 //! Both pairs have as many queues as the DUT has cores (one per worker /
-//! per RPS or NAPI target), and the generator and the sink run one
-//! `xdpnet pktgen` / `xdpnet sink` per queue. Today that is one: each of
-//! those processes attaches its own XDP program to its interface, so two
-//! cannot share one ([`super::BenchConfig::validate`] says so). The DUT namespace is
-//! configured by the DUT under test ([`super::dut_kernel`],
-//! [`super::dut_xdpnet`]); this file owns what both share:
+//! per RPS or NAPI target). One `xdpnet pktgen` sends on every queue (a
+//! thread per queue) and one `xdpnet sink` reads every queue (each
+//! attaches one XDP program to its interface, so the queues cannot be
+//! split between processes); which DUT queue a frame arrives on is
+//! decided by the generator's end (see [`Placement::gen_core_of_queue`]).
+//! The DUT namespace is configured by the DUT under test
+//! ([`super::dut_kernel`], [`super::dut_xdpnet`]); this file owns what
+//! both share:
 //!
 //! * GRO on every veth end. A veth end has NAPI (and so a NAPI thread
 //!   to pin) only while an XDP program is attached **or** GRO is on;
@@ -29,6 +31,7 @@
 //! * `tx off` on the kernel ends (G, S): kernel peers of AF_XDP on veth.
 
 use super::cpu;
+use crate::app::pktgen::Engine;
 use crate::netns::{add_address, tx_csum_off, unique_ifname, NetNs, VethPair};
 
 /// Addresses of the benchmark (RFC 2544 range).
@@ -101,10 +104,11 @@ pub fn priorities(busy_poll: bool) -> String {
 /// Which core does what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
-    /// Core of the generator (all `pktgen` processes and the generator
-    /// end's NAPI thread).
-    pub gen_core: usize,
-    /// Core of the sink (all `sink` processes, the sink end's NAPI thread).
+    /// Cores of the generator: its per-queue threads (see
+    /// [`Placement::gen_core_of_queue`]) and the generator end's NAPI
+    /// threads.
+    pub gen_cores: Vec<usize>,
+    /// Core of the sink (the `sink` process, the sink end's NAPI threads).
     pub sink_core: usize,
     /// Cores of the DUT: kernel forwarding (RPS target or NAPI threads) or
     /// the router's workers, plus the DUT ends' NAPI threads.
@@ -115,16 +119,48 @@ impl Placement {
     /// One line for the log and the report.
     pub fn describe(&self) -> String {
         format!(
-            "generator on core {}, sink on core {}, DUT on core(s) {}",
-            self.gen_core,
+            "generator on core(s) {}, sink on core {}, DUT on core(s) {}",
+            join(&self.gen_cores),
             self.sink_core,
-            self.dut_cores
-                .iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
+            join(&self.dut_cores)
         )
     }
+
+    /// The generator cores, `0,1`.
+    pub fn describe_gen_cores(&self) -> String {
+        join(&self.gen_cores)
+    }
+
+    /// Queues per veth end: one per DUT core.
+    pub fn queues(&self) -> usize {
+        self.dut_cores.len().max(1)
+    }
+
+    /// The generator core whose thread sends queue `q`'s frames, if any.
+    ///
+    /// With the `xsk` engine a thread's frames leave on its own tx queue,
+    /// which veth delivers to the same-numbered rx queue of the DUT's end
+    /// whatever core sends them: the threads take the generator cores in
+    /// turn. With `xdp-live` veth picks the receiving queue by the sending
+    /// core (`veth_xdp_xmit`: `smp_processor_id() % real_num_rx_queues`),
+    /// so queue `q` needs a generator core `c` with `c % queues == q`;
+    /// `None` when there is none.
+    pub fn gen_core_of_queue(&self, q: usize, engine: Engine) -> Option<usize> {
+        let n = self.queues();
+        match engine {
+            Engine::Xsk => self.gen_cores.get(q % self.gen_cores.len().max(1)).copied(),
+            Engine::XdpLive => self.gen_cores.iter().copied().find(|c| c % n == q),
+        }
+    }
+}
+
+/// `0,1,2`.
+fn join(cores: &[usize]) -> String {
+    cores
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The namespaces and veth pairs; removed on drop (pairs first).
@@ -152,7 +188,7 @@ pub struct Topology {
 impl Topology {
     /// Build the hosts; `placement.dut_cores.len()` queues per end.
     pub fn build(placement: Placement) -> Result<Topology, String> {
-        let queues = placement.dut_cores.len().max(1) as u32;
+        let queues = placement.queues() as u32;
         let gen = NetNs::new("xbv-gen")?;
         let dut = NetNs::new("xbv-dut")?;
         let sink = NetNs::new("xbv-sink")?;
@@ -219,7 +255,7 @@ impl Topology {
     pub fn pin_napi(&self) -> Result<Vec<u32>, String> {
         let p = &self.placement;
         for pid in cpu::napi_threads(self.gen_if()) {
-            cpu::pin(pid, &[p.gen_core])?;
+            cpu::pin(pid, &p.gen_cores)?;
             cpu::renice(pid, GEN_NICE)?;
         }
         for pid in cpu::napi_threads(self.sink_if()) {
