@@ -8,6 +8,8 @@ use common::*;
 use std::net::SocketAddr;
 use xdpnet::link::pipe::Channel;
 use xdpnet::link::Capabilities;
+use xdpnet::stack::neighbor::NeighborState;
+use xdpnet::stack::StackEvent::NeighborResolved;
 use xdpnet::stack::{Stack, StackConfig};
 use xdpnet::time::Instant;
 use xdpnet::transport::udp::UdpError;
@@ -103,12 +105,27 @@ fn a_neighbor_answer_received_by_another_shard_resolves_the_asker() {
     h1.inject_inbound(&reply);
     s1.poll(now);
     let ev = s1.next_event().expect("shard 1 reports the answer");
-    let xdpnet::stack::StackEvent::NeighborResolved { nic, addr, mac: m } = ev else {
+    let NeighborResolved {
+        nic,
+        addr,
+        mac: m,
+        confirmed,
+    } = ev
+    else {
         panic!("{ev:?}")
     };
     assert_eq!((addr, m), (ip("198.18.0.9"), mac(9)));
+    assert!(!confirmed, "shard 1 had no entry: it cannot vouch for it");
+    // Shard 1 never asked, so it did not create an entry (RFC 4861 7.2.5).
+    let cache = |s: &Stack| s.nics()[0].arp_cache().get("198.18.0.9".parse().unwrap());
+    assert!(cache(&s1).is_none());
+    // A third shard that never asked ignores the unconfirmed answer too.
+    let (mut s2, _h2) = shard(0);
+    s2.learn_neighbor(nic, addr, m, confirmed, now).unwrap();
+    assert!(cache(&s2).is_none());
+    assert!(s2.next_event().is_none());
     // The worker passes it to shard 0, whose queued datagram now leaves.
-    s0.learn_neighbor(nic, addr, m, now).unwrap();
+    s0.learn_neighbor(nic, addr, m, confirmed, now).unwrap();
     s0.poll(now);
     let out = h0.take_outbound();
     assert_eq!(out.len(), 1);
@@ -117,9 +134,26 @@ fn a_neighbor_answer_received_by_another_shard_resolves_the_asker() {
         &mac(9).0,
         "sent to the learned MAC"
     );
-    // Shard 1 never asked, so it did not create an entry.
-    assert!(s1.nics()[0]
-        .arp_cache()
-        .get("198.18.0.9".parse().unwrap())
-        .is_none());
+    // Shard 0 asked, so it passes the answer on as confirmed ...
+    let ev = s0.next_event().expect("shard 0 passes it on");
+    let NeighborResolved {
+        confirmed: true, ..
+    } = ev
+    else {
+        panic!("{ev:?}")
+    };
+    // ... and every other shard now holds the neighbor without asking.
+    for s in [&mut s1, &mut s2] {
+        s.learn_neighbor(nic, addr, m, true, now).unwrap();
+        let e = cache(s).expect("entry from the confirmed answer");
+        assert_eq!((e.state, e.mac), (NeighborState::Reachable, Some(mac(9))));
+        assert!(s.next_event().is_none(), "no echo of the event");
+    }
+    let h = s1.udp_bind(sock("0.0.0.0:0")).unwrap();
+    s1.udp_send_to(h, b"direct", sock("198.18.0.9:7"), now)
+        .unwrap();
+    s1.poll(now);
+    let out = h1.take_outbound();
+    assert_eq!(out.len(), 1, "no ARP request of its own");
+    assert_eq!(&out[0].as_slice()[..6], &mac(9).0);
 }

@@ -208,6 +208,7 @@ fn flows_of_another_shard_are_handed_off_to_their_owner() {
         nic: NicId(0),
         addr: ip(CLIENT),
         mac: mac(0x10),
+        confirmed: true,
     })
     .unwrap();
     let (mut client, cnic) = host(far.remove(0), "198.18.0.10/24");

@@ -59,7 +59,9 @@ impl Stack {
                         .handle_solicitation_source(sender, sender_mac, now)
                 };
                 if repr.operation == ArpOperation::Reply {
-                    self.neighbor_learned(i, sender.into(), sender_mac);
+                    // Confirmed when this shard had an entry (it asked, or
+                    // holds the neighbor): see Stack::learn_neighbor.
+                    self.neighbor_learned(i, sender.into(), sender_mac, known);
                 }
                 self.release_parked(i, sender.into(), released);
             }

@@ -144,14 +144,15 @@ impl Stack {
             override_: flags.override_(),
             router: flags.router(),
         };
+        let known = self.nics[i].ndp.get(target).is_some();
         let released = self.nics[i]
             .ndp
             .handle_advertisement(target, lladdr, f, now);
         // An answer to a solicitation: with RSS it may reach a different
         // shard than the one that asked, which learns it through this event
-        // (as for ARP replies).
+        // (as for ARP replies); confirmed when this shard had an entry.
         if let (true, Some(mac)) = (flags.solicited(), lladdr) {
-            self.neighbor_learned(i, IpAddr::V6(target), mac);
+            self.neighbor_learned(i, IpAddr::V6(target), mac, known);
         }
         self.release_parked(i, IpAddr::V6(target), released);
     }

@@ -675,12 +675,19 @@ impl Stack {
     /// event for the owner of the stack: with RSS the answer may reach a
     /// different shard than the one that asked, so workers share these
     /// (see [`Stack::learn_neighbor`]).
-    pub(crate) fn neighbor_learned(&mut self, i: usize, addr: IpAddr, mac: EthernetAddress) {
+    pub(crate) fn neighbor_learned(
+        &mut self,
+        i: usize,
+        addr: IpAddr,
+        mac: EthernetAddress,
+        confirmed: bool,
+    ) {
         if self.events.len() < 1024 {
             self.events.push_back(StackEvent::NeighborResolved {
                 nic: self.nics[i].id,
                 addr,
                 mac,
+                confirmed,
             });
         }
     }

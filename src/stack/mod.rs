@@ -183,7 +183,7 @@ pub enum StackEvent {
         /// The address.
         addr: Ipv6Addr,
     },
-    /// A neighbor was resolved (the worker shares these with other shards).
+    /// A neighbor answered (the worker shares these with other shards).
     NeighborResolved {
         /// The NIC.
         nic: NicId,
@@ -191,6 +191,10 @@ pub enum StackEvent {
         addr: IpAddr,
         /// Its MAC.
         mac: EthernetAddress,
+        /// Whether this shard took the answer into an entry it already had
+        /// (it, or the router, asked); an answer to a shard without an
+        /// entry is passed on unconfirmed, for the shard that asked.
+        confirmed: bool,
     },
 }
 
@@ -580,29 +584,35 @@ impl Stack {
     }
 
     /// Apply a neighbor answer another shard received (its
-    /// [`StackEvent::NeighborResolved`]): like a solicited advertisement
-    /// with override (RFC 4861 7.2.5), it resolves an entry this shard is
-    /// waiting on and sends the packets queued for it, refreshes an entry it
-    /// has, and is ignored when this shard never asked — so entries still
-    /// age and get re-probed here, unlike static ones.
+    /// [`StackEvent::NeighborResolved`]; see
+    /// [`NeighborCache::learn_from_peer`](neighbor::NeighborCache::learn_from_peer)):
+    /// an entry this shard has is resolved (sending the packets queued for
+    /// it) or refreshed, like a solicited advertisement with override (RFC
+    /// 4861 7.2.5); without one, a `confirmed` answer (one the other shard
+    /// took into an entry of its own) creates a REACHABLE entry and an
+    /// unconfirmed one is ignored. Entries learned so still age and get
+    /// re-probed here, unlike static ones. When this resolves an entry that
+    /// was waiting, the answer is passed on as confirmed (a new
+    /// `NeighborResolved` event), so every shard learns it: one request per
+    /// neighbor for the whole router, not one per shard.
     pub fn learn_neighbor(
         &mut self,
         id: NicId,
         addr: IpAddr,
         mac: EthernetAddress,
+        confirmed: bool,
         now: Instant,
     ) -> Result<(), StackError> {
-        let flags = neighbor::AdvertisementFlags {
-            solicited: true,
-            override_: true,
-            router: false,
-        };
         let nic = self.nic_mut(id)?;
-        let released = match addr {
-            IpAddr::V4(a) => nic.arp.handle_advertisement(a, Some(mac), flags, now),
-            IpAddr::V6(a) => nic.ndp.handle_advertisement(a, Some(mac), flags, now),
+        let (released, was_waiting) = match addr {
+            IpAddr::V4(a) => nic.arp.learn_from_peer(a, mac, confirmed, now),
+            IpAddr::V6(a) => nic.ndp.learn_from_peer(a, mac, confirmed, now),
         };
-        self.release_parked(id.0 as usize, addr, released);
+        let i = id.0 as usize;
+        if was_waiting {
+            self.neighbor_learned(i, addr, mac, true);
+        }
+        self.release_parked(i, addr, released);
         Ok(())
     }
 

@@ -887,6 +887,61 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
     }
 
     /// Process the source link-layer address of a received Neighbor
+    /// An answer another shard of the same router received for `addr` on
+    /// this link (the stack's `learn_neighbor`). Every shard keeps its own
+    /// cache, but they stand for one router on one link, so:
+    ///
+    /// * an existing entry takes it as a solicited advertisement with
+    ///   override (RFC 4861 7.2.5): an INCOMPLETE or FAILED one is
+    ///   resolved and its queue released, others are refreshed;
+    /// * without an entry, a `confirmed` answer — one the other shard
+    ///   accepted into an entry of its own, i.e. the router asked — creates
+    ///   a REACHABLE entry, as a single table would hold it (subject to the
+    ///   table bound); an unconfirmed one is ignored (7.2.5: an
+    ///   advertisement nobody asked for creates no entry).
+    ///
+    /// Returns what was released and whether the entry had been waiting
+    /// for resolution (INCOMPLETE or FAILED): the stack passes such an
+    /// answer on as confirmed, so the shard that received it without
+    /// having asked learns it too.
+    pub fn learn_from_peer(
+        &mut self,
+        addr: A,
+        mac: EthernetAddress,
+        confirmed: bool,
+        now: Instant,
+    ) -> (Released<P>, bool) {
+        let waiting = self
+            .entries
+            .get(&addr)
+            .map(|e| matches!(e.state, NeighborState::Incomplete | NeighborState::Failed));
+        match waiting {
+            Some(waiting) => {
+                let flags = AdvertisementFlags {
+                    solicited: true,
+                    override_: true,
+                    router: false,
+                };
+                (
+                    self.handle_advertisement(addr, Some(mac), flags, now),
+                    waiting,
+                )
+            }
+            None if confirmed && mac.is_unicast() => {
+                self.hit = None;
+                if !self.make_room() {
+                    self.core.stats.table_full += 1;
+                    return (Released::none(None), false);
+                }
+                let mut e = Entry::new(NeighborState::Reachable, Some(mac));
+                self.core.enter_reachable(addr, &mut e, now);
+                self.insert_dynamic(addr, e);
+                (Released::none(Some(mac)), false)
+            }
+            None => (Released::none(None), false),
+        }
+    }
+
     /// Solicitation or ARP request (also usable for the source option of
     /// Router Solicitations/Advertisements and Redirects), RFC 4861 7.2.3.
     ///

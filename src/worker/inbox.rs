@@ -73,6 +73,9 @@ pub enum ControlEvent {
         addr: IpAddr,
         /// Its MAC.
         mac: EthernetAddress,
+        /// The answering shard had an entry for it (see
+        /// [`Stack::learn_neighbor`](crate::stack::Stack::learn_neighbor)).
+        confirmed: bool,
     },
 }
 

@@ -27,8 +27,10 @@
 //!   advertisement) is passed to the others with
 //!   [`Stack::learn_neighbor`](crate::stack::Stack::learn_neighbor): with
 //!   RSS the answer may land on a different queue than the one that asked,
-//!   and the asking shard's queued packets must still go out. Learned
-//!   entries age and are re-probed on every shard as usual.
+//!   and the asking shard's queued packets must still go out; once the
+//!   asking shard has it, every shard gets the neighbor (one request per
+//!   neighbor for the router, not one per worker). Learned entries age and
+//!   are re-probed on every shard as usual.
 //! * An idle worker sleeps in `poll(2)` (never past the stack's next timer,
 //!   at most the idle timeout); `--busy-poll` spins instead.
 //! * The stop flag ends every loop within one idle timeout; links are

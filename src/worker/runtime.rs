@@ -728,13 +728,24 @@ impl Worker {
     /// Tell the other shards about neighbors this one resolved.
     fn share_events(&mut self) {
         while let Some(ev) = self.stack.next_event() {
-            if let StackEvent::NeighborResolved { nic, addr, mac } = ev {
+            if let StackEvent::NeighborResolved {
+                nic,
+                addr,
+                mac,
+                confirmed,
+            } = ev
+            {
                 for (w, inbox) in self.ctx.inboxes.iter().enumerate() {
                     if w == self.ctx.index {
                         continue;
                     }
                     if inbox
-                        .push_control(ControlEvent::Neighbor { nic, addr, mac })
+                        .push_control(ControlEvent::Neighbor {
+                            nic,
+                            addr,
+                            mac,
+                            confirmed,
+                        })
                         .is_err()
                     {
                         self.stats.control_failed += 1;
@@ -782,10 +793,16 @@ impl Worker {
                     self.stats.control_failed += 1;
                 }
             }
-            ControlEvent::Neighbor { nic, addr, mac } => {
+            ControlEvent::Neighbor {
+                nic,
+                addr,
+                mac,
+                confirmed,
+            } => {
                 // Resolves what this shard is waiting for (and releases its
-                // queued packets); entries keep aging and being probed.
-                match self.stack.learn_neighbor(nic, addr, mac, now) {
+                // queued packets), or, confirmed, adds the neighbor; entries
+                // keep aging and being probed.
+                match self.stack.learn_neighbor(nic, addr, mac, confirmed, now) {
                     Ok(()) => self.stats.control_applied += 1,
                     Err(_) => self.stats.control_failed += 1,
                 }
