@@ -16,9 +16,9 @@
 //! trial's. The sink's AF_XDP socket takes every frame on its veth end
 //! (steering policy `all`), ARP included, so the sink never answers ARP
 //! while it runs: the router gets the sink's MAC as a static neighbor
-//! (`--neighbor`, on every worker; with several workers each would
-//! otherwise have to resolve it itself, and only the one that asked
-//! before the sink attached could). Each trial starts the router, pings
+//! (`--neighbor`, on every worker). A learned entry would do for a short
+//! trial (resolved by the ping below and passed to every worker), but it
+//! ages, and its re-probes would go unanswered. Each trial starts the router, pings
 //! the sink's address from the generator's kernel *through the router*
 //! (the sink's kernel answers the echo), which proves the router is
 //! forwarding; then the sink and the generator start.
