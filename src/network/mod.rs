@@ -60,6 +60,7 @@ pub(crate) enum Rx {
 
 pub mod arp;
 pub mod ethernet;
+pub mod fast_path;
 pub mod forward;
 pub mod fragment;
 pub mod icmp;

@@ -102,6 +102,10 @@ pub struct StackConfig {
     pub dad_transmits: u8,
     /// Interval between DAD solicitations (RFC 4861 `RetransTimer`).
     pub dad_retrans: Duration,
+    /// Offer received frames to the IPv4 forwarding fast path first
+    /// (default on; [`crate::network::fast_path`]). Off, every frame takes
+    /// the general receive path, with the same results.
+    pub fast_path: bool,
 }
 
 impl Default for StackConfig {
@@ -126,6 +130,7 @@ impl Default for StackConfig {
             partitions: 1,
             dad_transmits: 1,
             dad_retrans: Duration::from_secs(1),
+            fast_path: true,
         }
     }
 }
@@ -139,6 +144,9 @@ pub struct StackStats {
     pub ip_delivered: u64,
     /// IP packets forwarded.
     pub ip_forwarded: u64,
+    /// Of those, IPv4 packets the fast path forwarded
+    /// ([`crate::network::fast_path`]).
+    pub fast_path_forwarded: u64,
     /// IP packets originated locally.
     pub ip_originated: u64,
     /// Packets looped back to ourselves without touching a link.
@@ -730,12 +738,21 @@ impl Stack {
         let mut did = false;
         let mut batch = core::mem::take(&mut self.rx_scratch);
         let budget = self.config.rx_budget;
+        self.refresh_fast_path();
         for i in 0..self.nics.len() {
             for _ in 0..self.config.rx_batches.max(1) {
                 batch.clear();
                 let n = self.nics[i].link.read_packets(&mut batch, budget, now);
                 did |= n > 0;
-                for pkt in batch.drain(..) {
+                for mut pkt in batch.drain(..) {
+                    let fast = match self.fast_forward_v4(i, &mut pkt) {
+                        None => self.fast_forward_v6(i, &mut pkt),
+                        e => e,
+                    };
+                    if let Some(e) = fast {
+                        self.nics[e].tx.push(pkt);
+                        continue;
+                    }
                     self.receive_frame(i, pkt, now);
                 }
                 // Local deliveries produced while processing are handled in

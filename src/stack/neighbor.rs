@@ -698,6 +698,15 @@ impl<A: Copy + Eq + Hash + fmt::Debug, P> NeighborCache<A, P> {
         self.lookup_table(addr, now)
     }
 
+    /// The last hit's MAC if it is `addr`'s (no side effects).
+    #[inline(always)]
+    pub fn peek_hit(&self, addr: A) -> Option<EthernetAddress> {
+        match self.hit {
+            Some((a, mac)) if a == addr => Some(mac),
+            _ => None,
+        }
+    }
+
     /// [`lookup`](Self::lookup) past the last-hit entry: the table probe.
     #[inline(never)]
     fn lookup_table(&mut self, addr: A, now: Instant) -> Option<EthernetAddress> {

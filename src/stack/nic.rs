@@ -67,6 +67,15 @@ pub struct Nic {
     pub(crate) packet_endpoints: Vec<Handle>,
     /// IPv6 addresses with duplicate address detection in progress.
     pub(crate) dad: Vec<DadProbe>,
+    /// Received IPv4 frames may take the forwarding fast path (enabled,
+    /// forwarding, no packet endpoints, no rx checksum offload); refreshed
+    /// every poll ([`crate::network::fast_path`]).
+    pub(crate) fast_rx_v4: bool,
+    /// The same for IPv6 (enabled, forwarding, no packet endpoints).
+    pub(crate) fast_rx_v6: bool,
+    /// The fast path may transmit here, either family (resolves
+    /// neighbors, no packet endpoints).
+    pub(crate) fast_tx: bool,
 }
 
 /// Duplicate address detection in progress for one tentative address
@@ -123,6 +132,9 @@ impl Nic {
             tx: Vec::with_capacity(64),
             packet_endpoints: Vec::new(),
             dad: Vec::new(),
+            fast_rx_v4: false,
+            fast_rx_v6: false,
+            fast_tx: false,
         }
     }
 
