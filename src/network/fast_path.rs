@@ -2,14 +2,14 @@
 //! per-packet work in one pass over the frame.
 //!
 //! [`Stack::poll`] offers every received frame to
-//! [`Stack::fast_forward_v4`] first. It takes a frame only when every
+//! `Stack::fast_forward_v4` first. It takes a frame only when every
 //! check the general receive path (`process_ethernet` → `process_ipv4` →
 //! `forward_ipv4`, see [`crate::network`]) would make is certain to pass
 //! and its outcome certain to be "rewritten and queued on NIC e":
 //!
 //! * the ingress NIC is enabled, forwards IPv4, has no packet endpoints
 //!   and no receive checksum offload (its flags are refreshed at the start
-//!   of every poll, [`Stack::refresh_fast_path`]);
+//!   of every poll, `Stack::refresh_fast_path`);
 //! * the frame is unicast to the NIC's own MAC, untagged IPv4 with a
 //!   20-byte header (no options), a total length that fits the frame, a
 //!   valid header checksum (RFC 1812 5.2.2) and a TTL above 1 (RFC 1812
@@ -168,7 +168,7 @@ impl Stack {
         Some(e)
     }
 
-    /// [`Stack::fast_forward_v4`] for IPv6 (RFC 8200; the general path's
+    /// `Stack::fast_forward_v4` for IPv6 (RFC 8200; the general path's
     /// `process_ipv6` and `forward_ipv6`): unicast to us, version 6, a
     /// payload length that fits the frame, a hop limit above 1, no
     /// hop-by-hop options header (RFC 8200 4.3; left to the general path), neither
