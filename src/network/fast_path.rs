@@ -1,5 +1,6 @@
-//! The IPv4 forwarding fast path: the common case of the router's
-//! per-packet work in one pass over the frame.
+//! The forwarding fast path: the common case of the router's per-packet
+//! work in one pass over the frame's headers, for IPv4 (below) and IPv6
+//! (`Stack::fast_forward_v6`, the same idea with RFC 8200's checks).
 //!
 //! [`Stack::poll`] offers every received frame to
 //! `Stack::fast_forward_v4` first. It takes a frame only when every

@@ -102,9 +102,9 @@ pub struct StackConfig {
     pub dad_transmits: u8,
     /// Interval between DAD solicitations (RFC 4861 `RetransTimer`).
     pub dad_retrans: Duration,
-    /// Offer received frames to the IPv4 forwarding fast path first
-    /// (default on; [`crate::network::fast_path`]). Off, every frame takes
-    /// the general receive path, with the same results.
+    /// Offer received frames to the forwarding fast path (IPv4 and IPv6)
+    /// first (default on; [`crate::network::fast_path`]). Off, every frame
+    /// takes the general receive path, with the same results.
     pub fast_path: bool,
 }
 
@@ -144,7 +144,7 @@ pub struct StackStats {
     pub ip_delivered: u64,
     /// IP packets forwarded.
     pub ip_forwarded: u64,
-    /// Of those, IPv4 packets the fast path forwarded
+    /// Of those, packets the fast path forwarded
     /// ([`crate::network::fast_path`]).
     pub fast_path_forwarded: u64,
     /// IP packets originated locally.
