@@ -54,28 +54,37 @@ fn created_names(stderr: &str) -> (Vec<String>, Vec<String>) {
 /// One benchmark at a time: they share the machine's cores.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-#[test]
-fn bench_veth_reports_both_duts_and_cleans_up() {
-    if !is_root("bench_veth_reports_both_duts_and_cleans_up") {
-        return;
-    }
+/// Run `xdpnet bench veth ARGS --json` (one at a time); its JSON document
+/// and its progress output.
+fn bench_veth(args: &[&str]) -> (Value, String) {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let out = Command::new(env!("CARGO_BIN_EXE_xdpnet"))
-        .args(["bench", "veth", "-d", "3", "--json"])
+        .args(["bench", "veth"])
+        .args(args)
+        .arg("--json")
         .output()
         .expect("run xdpnet bench veth");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         out.status.success(),
         "bench veth failed ({}):\n{stderr}",
         out.status
     );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "stdout is not JSON ({e}):\n{}",
             String::from_utf8_lossy(&out.stdout)
         )
     });
+    (doc, stderr)
+}
+
+#[test]
+fn bench_veth_reports_both_duts_and_cleans_up() {
+    if !is_root("bench_veth_reports_both_duts_and_cleans_up") {
+        return;
+    }
+    let (doc, stderr) = bench_veth(&["-d", "3"]);
 
     assert_eq!(doc["benchmark"], "veth");
     assert_eq!(doc["frame_size"], 64);
@@ -178,42 +187,29 @@ fn bench_veth_reports_both_duts_and_cleans_up() {
 /// the core whose number picks the queue) and one sink reading both.
 /// Every queue must carry traffic through the router: both workers
 /// receive, and each sink queue gets most of what its worker received.
-/// (A worker that had to resolve the sink's MAC itself could not: the
-/// sink's socket takes its ARP replies; the router gets it as a static
-/// `--neighbor`.) The cores overlap with the generator and the sink on
-/// this 2-core machine, so the values are not looked at.
+/// (The sink's socket takes its ARP replies, so the router gets the
+/// sink's MAC as a static `--neighbor` on every worker; with the MAC on
+/// one worker only, half the traffic was lost.) The cores overlap with
+/// the generator and the sink on this 2-core machine, so the values are
+/// not looked at.
 #[test]
 fn bench_veth_spreads_over_several_dut_cores() {
     if !is_root("bench_veth_spreads_over_several_dut_cores") {
         return;
     }
-    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let out = Command::new(env!("CARGO_BIN_EXE_xdpnet"))
-        .args([
-            "bench",
-            "veth",
-            "-d",
-            "1",
-            "--points",
-            "2",
-            "--search-steps",
-            "0",
-            "--dut-cores",
-            "0,1",
-            "--gen-core",
-            "0,1",
-            "--json",
-        ])
-        .output()
-        .expect("run xdpnet bench veth");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "bench veth failed ({}):\n{stderr}",
-        out.status
-    );
+    let (doc, stderr) = bench_veth(&[
+        "-d",
+        "1",
+        "--points",
+        "2",
+        "--search-steps",
+        "0",
+        "--dut-cores",
+        "0,1",
+        "--gen-core",
+        "0,1",
+    ]);
     assert!(stderr.contains("2 queue(s) per veth end"), "{stderr}");
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(doc["placement"]["dut_cores"], serde_json::json!([0, 1]));
     assert_eq!(
         doc["placement"]["generator_cores"],

@@ -90,6 +90,22 @@ impl Stack {
         }
     }
 
+    /// What the general path does to a forwarded frame besides the
+    /// rewrite: link padding trimmed to `frame_len`, no GSO, and the
+    /// counters of ingress NIC `i` (`len`: the frame as received) and of
+    /// the stack.
+    #[inline(always)]
+    fn fast_taken(&mut self, i: usize, pkt: &mut PacketBuffer, len: usize, frame_len: usize) {
+        pkt.truncate(frame_len);
+        pkt.gso = None;
+        let nic = &mut self.nics[i];
+        nic.stats.rx_packets += 1;
+        nic.stats.rx_bytes += len as u64;
+        self.stats.ip_rx += 1;
+        self.stats.ip_forwarded += 1;
+        self.stats.fast_path_forwarded += 1;
+    }
+
     /// Forward `pkt`, received on NIC `i`, if it is the common case (see
     /// the module docs): rewritten in place and counted, it is the
     /// caller's to queue on the returned egress NIC. `None` leaves the
@@ -158,14 +174,7 @@ impl Stack {
         f[24..26].copy_from_slice(&sum.to_be_bytes());
         f[..6].copy_from_slice(&mac.0);
         f[6..12].copy_from_slice(&src_mac.0);
-        pkt.truncate(14 + total);
-        pkt.gso = None;
-        let nic = &mut self.nics[i];
-        nic.stats.rx_packets += 1;
-        nic.stats.rx_bytes += len as u64;
-        self.stats.ip_rx += 1;
-        self.stats.ip_forwarded += 1;
-        self.stats.fast_path_forwarded += 1;
+        self.fast_taken(i, pkt, len, 14 + total);
         Some(e)
     }
 
@@ -226,14 +235,7 @@ impl Stack {
         f[21] = hop_limit - 1;
         f[..6].copy_from_slice(&mac.0);
         f[6..12].copy_from_slice(&src_mac.0);
-        pkt.truncate(14 + total);
-        pkt.gso = None;
-        let nic = &mut self.nics[i];
-        nic.stats.rx_packets += 1;
-        nic.stats.rx_bytes += len as u64;
-        self.stats.ip_rx += 1;
-        self.stats.ip_forwarded += 1;
-        self.stats.fast_path_forwarded += 1;
+        self.fast_taken(i, pkt, len, 14 + total);
         Some(e)
     }
 }
