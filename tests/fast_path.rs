@@ -64,6 +64,16 @@ fn router(fast_path: bool) -> (Stack, ChannelHandle, ChannelHandle) {
     s.add_route(Route::blackhole(net("198.21.0.0/16"), 0))
         .unwrap();
     s.set_forwarding(n0, true, true).unwrap();
+    // 198.18.1.8 asks for our address: a STALE entry (RFC 4861 7.2.3),
+    // whose first use is the general path's (it starts DELAY).
+    let mut arp = vec![0xff; 6];
+    arp.extend_from_slice(&mac(8).0);
+    arp.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]);
+    arp.extend_from_slice(&mac(8).0);
+    arp.extend_from_slice(&[198, 18, 1, 8, 0, 0, 0, 0, 0, 0, 198, 18, 1, 254]);
+    h1.inject_inbound(&arp);
+    s.poll(Instant::from_secs(1));
+    assert_eq!(h1.take_outbound().len(), 1, "the ARP reply");
     // Next hops, a host, and (a misconfiguration the checks must not
     // trust) the egress subnet's broadcast address.
     for a in [
@@ -82,6 +92,7 @@ const V4: &[&str] = &[
     "198.19.0.1",
     "198.19.3.4",
     "198.18.1.7",
+    "198.18.1.8",
     "198.18.1.9",
     "198.18.0.1",
     "198.18.0.254",
@@ -248,16 +259,14 @@ proptest! {
 }
 
 /// The property test's frames do take the fast path (else it would prove
-/// nothing): the unedited frames of both families all do, and a second
-/// packet to a connected host does once its neighbor entry was used.
+/// nothing): plain frames of both families to a gateway; a STALE
+/// neighbor's first use goes the general way (DELAY), later ones are fast.
 #[test]
 fn plain_frames_take_the_fast_path() {
     let (mut s, h0, h1) = router(true);
     let now = Instant::from_secs(1);
     for ipv6 in [false, true] {
         for flow in 0..4 {
-            // The first frame to each next hop primes the neighbor
-            // cache's last hit through the general path.
             h0.inject_inbound(&frame(ipv6, 64 + 14 * usize::from(ipv6), flow, &[]));
         }
         s.poll(now);
@@ -265,11 +274,9 @@ fn plain_frames_take_the_fast_path() {
     let out = h1.take_outbound();
     assert_eq!(out.len(), 8);
     assert_eq!(s.stats().ip_forwarded, 8);
-    assert_eq!(
-        s.stats().fast_path_forwarded,
-        6,
-        "all but the first of each family"
-    );
+    // All but the first of each family, which primes the neighbor
+    // cache's last hit through the general path.
+    assert_eq!(s.stats().fast_path_forwarded, 6);
     // Rewritten: to the next hop's MAC from ours, TTL / hop limit − 1, a
     // valid IPv4 checksum.
     for p in &out {
@@ -283,4 +290,29 @@ fn plain_frames_take_the_fast_path() {
             assert_eq!(f[21], 63);
         }
     }
+    // The fast path knows only the neighbor cache's last hit: frames
+    // alternating between a connected host and the gateway go the general
+    // way (correct, not fast); a run to one of them is fast again.
+    let host = V4.iter().position(|a| *a == "198.18.1.7").unwrap();
+    let routed = V4.iter().position(|a| *a == "198.19.0.1").unwrap();
+    let before = s.stats().fast_path_forwarded;
+    for dst in [host, routed, host, routed, routed] {
+        h0.inject_inbound(&frame(false, 64, 0, &[Edit::Dst(dst)]));
+    }
+    s.poll(now);
+    assert_eq!(h1.take_outbound().len(), 5);
+    assert_eq!(s.stats().fast_path_forwarded, before + 1);
+    // The STALE neighbor: the first frame takes the general path, which
+    // moves the entry to DELAY; the next is fast.
+    let stale = V4.iter().position(|a| *a == "198.18.1.8").unwrap();
+    let before = s.stats().fast_path_forwarded;
+    h0.inject_inbound(&frame(false, 64, 0, &[Edit::Dst(stale)]));
+    s.poll(now);
+    assert_eq!(s.stats().fast_path_forwarded, before);
+    h0.inject_inbound(&frame(false, 64, 0, &[Edit::Dst(stale)]));
+    s.poll(now);
+    assert_eq!(s.stats().fast_path_forwarded, before + 1);
+    let out = h1.take_outbound();
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|p| p.as_slice()[..6] == mac(8).0));
 }
