@@ -485,6 +485,27 @@ pub fn lossy_hosts(mtu: usize, one_way: Duration, drop: f64, seed: u64) -> (Stac
     )
 }
 
+/// The bulk-transfer case many tests and the fault bench share: `a`
+/// connects to `b`'s 198.18.0.2:80 over delaying links
+/// ([`connect_delayed`]), sends `len` bytes of [`payload`]`(len, seed)` in
+/// 1 ms clock steps within `deadline` of fake time, and the test fails
+/// unless `b` got them intact. Returns the client's and the server's
+/// connection and the fake time the transfer took.
+pub fn bulk_transfer(
+    a: &mut Stack,
+    b: &mut Stack,
+    len: usize,
+    seed: u32,
+    now: &mut Instant,
+    deadline: Duration,
+) -> (Handle, Handle, Duration) {
+    let (c, s, _l) = connect_delayed(a, b, "198.18.0.2:80", now);
+    let data = payload(len, seed);
+    let (got, took) = transfer(a, c, b, s, &data, now, Duration::from_millis(1), deadline);
+    assert!(got == data, "data intact");
+    (c, s, took)
+}
+
 /// [`connect`] over links that delay frames: the clock advances in 1 ms
 /// steps until both ends are ESTABLISHED (within 10 s of fake time).
 pub fn connect_delayed(
